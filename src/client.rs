@@ -1,0 +1,105 @@
+//! The client handle: starts the worker, closes it, and (poll mode) hands out messages.
+
+use std::os::fd::RawFd;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::connection;
+use crate::delivery::{self, Deliverer, Handler, PollError, QueueReceiver};
+use crate::report::{Message, ReadyState};
+use crate::shared::Shared;
+use crate::worker::Worker;
+
+/// Small stacks: the worker's deep frames are the TLS handshake and the parser, both far
+/// below this; thousands of idle streams should not each reserve 8 MiB of address space.
+const WORKER_STACK_SIZE: usize = 256 * 1024;
+
+/// A running SSE client: one worker thread that connects, reads and reconnects.
+///
+/// Dropping it closes it and waits for the worker thread to end.
+pub struct Client {
+    shared: Arc<Shared>,
+    worker: Option<JoinHandle<()>>,
+    queue: Option<QueueReceiver>,
+}
+
+impl Client {
+    /// Starts a client that delivers through `handler`, on the worker thread.
+    pub fn open(config: &Config, handler: impl Handler + 'static) -> std::io::Result<Client> {
+        Client::start(config, |_| Ok((Box::new(handler), None)))
+    }
+
+    /// Starts a client that queues messages for [`Client::poll`].
+    pub fn open_polled(config: &Config) -> std::io::Result<Client> {
+        Client::start(config, |stop| {
+            let (handler, receiver) = delivery::queue(config.queue_capacity, stop)?;
+            Ok((Box::new(handler), Some(receiver)))
+        })
+    }
+
+    fn start(
+        config: &Config,
+        make_delivery: impl FnOnce(
+            crossbeam_channel::Receiver<()>,
+        ) -> std::io::Result<(Box<dyn Handler>, Option<QueueReceiver>)>,
+    ) -> std::io::Result<Client> {
+        let (shared, stop) = Shared::new(connection::agent(config), &config.last_event_id);
+        let shared = Arc::new(shared);
+        let (handler, queue) = make_delivery(stop.clone())?;
+        let deliverer = Deliverer::new(handler, shared.gate.clone());
+        let worker = Worker::new(config.clone(), shared.clone(), deliverer, stop);
+        let worker = std::thread::Builder::new()
+            .name("sse_client".into())
+            .stack_size(WORKER_STACK_SIZE)
+            .spawn(move || worker.run())?;
+        Ok(Client {
+            shared,
+            worker: Some(worker),
+            queue,
+        })
+    }
+
+    pub fn ready_state(&self) -> ReadyState {
+        self.shared.ready_state()
+    }
+
+    /// The last event ID: the configured one until the server sends an `id`.
+    pub fn last_event_id(&self) -> String {
+        self.shared.last_event_id()
+    }
+
+    /// Stops the worker wherever it is and returns promptly; once it returns no callback
+    /// of this client runs again. From inside a callback it does not wait for itself.
+    /// Idempotent.
+    pub fn close(&self) {
+        self.shared.close();
+    }
+
+    /// Poll mode: the next message, waiting up to `timeout` (`None`: without limit).
+    pub fn poll(&self, timeout: Option<Duration>) -> Result<Message, PollError> {
+        match &self.queue {
+            Some(queue) => queue.poll(timeout),
+            None => Err(PollError::WrongMode),
+        }
+    }
+
+    /// Poll mode: a descriptor readable while at least one message is queued.
+    pub fn wakeup_fd(&self) -> Option<RawFd> {
+        self.queue.as_ref().map(QueueReceiver::wakeup_fd)
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.close();
+        if let Some(worker) = self.worker.take() {
+            // Dropped from its own callback (a host bug the C API documents), the thread
+            // cannot wait for itself: it ends on its own once the callback returns.
+            if !self.shared.gate.on_worker_thread() {
+                let _ = worker.join();
+            }
+        }
+    }
+}

@@ -1,0 +1,311 @@
+//! The client configuration: a validated builder, copied when a client opens.
+
+use std::time::Duration;
+
+use ureq::http::{HeaderName, HeaderValue, Method, Uri};
+
+/// Browsers wait about 3 s before reconnecting; so do we unless told otherwise.
+pub(crate) const DEFAULT_INITIAL_DELAY: Duration = Duration::from_millis(3_000);
+pub(crate) const DEFAULT_MAX_DELAY: Duration = Duration::from_millis(30_000);
+pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_millis(10_000);
+pub(crate) const DEFAULT_MAX_EVENT_SIZE: usize = 16 * 1024 * 1024;
+pub(crate) const DEFAULT_QUEUE_CAPACITY: usize = 1024;
+pub(crate) const DEFAULT_MAX_REDIRECTS: u32 = 10;
+
+/// Why a configuration value was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConfigError {
+    InvalidUrl(String),
+    InvalidArgument(String),
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConfigError::InvalidUrl(m) | ConfigError::InvalidArgument(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Everything a client needs to connect and reconnect.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub(crate) url: Uri,
+    /// Host headers, in the order set; a name set again replaces the earlier value.
+    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
+    pub(crate) method: Method,
+    pub(crate) body: Vec<u8>,
+    pub(crate) last_event_id: String,
+    pub(crate) initial_delay: Duration,
+    pub(crate) max_delay: Duration,
+    pub(crate) max_retries: u32,
+    pub(crate) connect_timeout: Option<Duration>,
+    pub(crate) read_timeout: Option<Duration>,
+    pub(crate) max_event_size: usize,
+    pub(crate) queue_capacity: usize,
+    pub(crate) max_redirects: u32,
+}
+
+impl Config {
+    /// A configuration for `url`, which must be an absolute http:// or https:// URL.
+    pub fn new(url: &str) -> Result<Config, ConfigError> {
+        Ok(Config {
+            url: parse_url(url)?,
+            headers: Vec::new(),
+            method: Method::GET,
+            body: Vec::new(),
+            last_event_id: String::new(),
+            initial_delay: DEFAULT_INITIAL_DELAY,
+            max_delay: DEFAULT_MAX_DELAY,
+            max_retries: 0,
+            connect_timeout: Some(DEFAULT_CONNECT_TIMEOUT),
+            read_timeout: None,
+            max_event_size: DEFAULT_MAX_EVENT_SIZE,
+            queue_capacity: DEFAULT_QUEUE_CAPACITY,
+            max_redirects: DEFAULT_MAX_REDIRECTS,
+        })
+    }
+
+    pub fn url(&self) -> String {
+        self.url.to_string()
+    }
+
+    /// Adds a request header, or replaces the value of one set before (names compare
+    /// case-insensitively). Replaces the defaults `Accept` and `Cache-Control` too.
+    /// `Last-Event-ID` is refused: the client manages it (see [`Config::set_last_event_id`]).
+    pub fn set_header(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        if name.is_empty() {
+            return Err(invalid("header name is empty"));
+        }
+        if let Some(bad) = name.bytes().find(|b| !is_token_byte(*b)) {
+            return Err(invalid(&format!(
+                "header name {name:?} contains {:?}, which is not allowed in a header name",
+                bad as char
+            )));
+        }
+        if value.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
+            return Err(invalid(&format!(
+                "header {name:?}: the value contains CR, LF or NUL (header injection refused)"
+            )));
+        }
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|e| invalid(&format!("header name {name:?}: {e}")))?;
+        if name.as_str() == "last-event-id" {
+            return Err(invalid(
+                "Last-Event-ID is managed by the client: use sse_config_set_last_event_id",
+            ));
+        }
+        let value = HeaderValue::from_str(value).map_err(|_| {
+            invalid(&format!(
+                "header {name}: the value contains a control character"
+            ))
+        })?;
+        match self.headers.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = value,
+            None => self.headers.push((name, value)),
+        }
+        Ok(())
+    }
+
+    /// The HTTP method, default GET. Any token (RFC 9110) is accepted, e.g. POST or REPORT.
+    pub fn set_method(&mut self, method: &str) -> Result<(), ConfigError> {
+        if method.is_empty() || !method.bytes().all(is_token_byte) {
+            return Err(invalid(&format!(
+                "method {method:?} is not a valid HTTP method token"
+            )));
+        }
+        self.method = Method::from_bytes(method.as_bytes())
+            .map_err(|e| invalid(&format!("method {method:?}: {e}")))?;
+        Ok(())
+    }
+
+    /// The request body, sent with every attempt.
+    pub fn set_body(&mut self, body: &[u8]) {
+        self.body = body.to_vec();
+    }
+
+    /// The last event ID to send on the first connect (as `Last-Event-ID`).
+    pub fn set_last_event_id(&mut self, id: &str) -> Result<(), ConfigError> {
+        if id.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
+            return Err(invalid(
+                "last event ID contains CR, LF or NUL, which no event stream can produce",
+            ));
+        }
+        self.last_event_id = id.to_owned();
+        Ok(())
+    }
+
+    /// The first reconnect wait (a server's `retry:` replaces it) and the cap of the
+    /// exponential backoff.
+    pub fn set_reconnect_delay(
+        &mut self,
+        initial: Duration,
+        max: Duration,
+    ) -> Result<(), ConfigError> {
+        if max < initial {
+            return Err(invalid(&format!(
+                "max reconnect delay {} ms is below the initial delay {} ms",
+                max.as_millis(),
+                initial.as_millis()
+            )));
+        }
+        self.initial_delay = initial;
+        self.max_delay = max;
+        Ok(())
+    }
+
+    /// Give up after this many consecutive failed attempts; 0 = never.
+    pub fn set_max_retries(&mut self, retries: u32) {
+        self.max_retries = retries;
+    }
+
+    /// Bounds TCP connect, TLS handshake and the wait for the response headers.
+    /// `None`: no bound beyond the operating system's.
+    pub fn set_connect_timeout(&mut self, timeout: Option<Duration>) {
+        self.connect_timeout = timeout;
+    }
+
+    /// An open stream that delivers no byte for this long is dropped and reconnected.
+    /// `None`: wait forever.
+    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) {
+        self.read_timeout = timeout;
+    }
+
+    /// Bytes of one event as received, all its lines; 0 = no limit.
+    pub fn set_max_event_size(&mut self, bytes: usize) {
+        self.max_event_size = bytes;
+    }
+
+    /// Poll mode: how many messages may wait before the worker stops reading the socket.
+    pub fn set_queue_capacity(&mut self, messages: usize) -> Result<(), ConfigError> {
+        if messages == 0 {
+            return Err(invalid("queue capacity must be at least 1"));
+        }
+        self.queue_capacity = messages;
+        Ok(())
+    }
+
+    /// How many redirects one attempt follows; 0 = none (a redirect is then an HTTP error).
+    pub fn set_max_redirects(&mut self, redirects: u32) {
+        self.max_redirects = redirects;
+    }
+}
+
+fn invalid(message: &str) -> ConfigError {
+    ConfigError::InvalidArgument(message.to_owned())
+}
+
+fn parse_url(url: &str) -> Result<Uri, ConfigError> {
+    let uri: Uri = url
+        .parse()
+        .map_err(|e| ConfigError::InvalidUrl(format!("cannot parse URL {url:?}: {e}")))?;
+    match uri.scheme_str() {
+        Some("http") | Some("https") => {}
+        Some(other) => {
+            return Err(ConfigError::InvalidUrl(format!(
+                "URL {url:?} has scheme {other:?}; only http and https are supported"
+            )))
+        }
+        None => {
+            return Err(ConfigError::InvalidUrl(format!(
+                "URL {url:?} is not absolute: it needs http:// or https://"
+            )))
+        }
+    }
+    match uri.host() {
+        Some(host) if !host.is_empty() => Ok(uri),
+        _ => Err(ConfigError::InvalidUrl(format!("URL {url:?} has no host"))),
+    }
+}
+
+/// RFC 9110 `tchar`: what a header name or a method may contain.
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_http_and_https_urls() {
+        assert!(Config::new("http://127.0.0.1:8080/events").is_ok());
+        assert!(Config::new("https://example.com/stream?x=1").is_ok());
+    }
+
+    #[test]
+    fn refuses_other_schemes_relative_and_garbage_urls() {
+        for url in ["ftp://x/", "ws://x/", "/events", "", "http://", "http://exa mple.com/"] {
+            assert!(
+                matches!(Config::new(url), Err(ConfigError::InvalidUrl(_))),
+                "{url:?} should be refused"
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_header_injection() {
+        let mut config = Config::new("http://x/").unwrap();
+        for (name, value) in [
+            ("X-A", "1\r\nEvil: yes"),
+            ("X-A", "1\nEvil"),
+            ("X-A", "a\0b"),
+            ("X A", "1"),
+            ("X-A\r\n", "1"),
+            ("", "1"),
+            ("X:A", "1"),
+        ] {
+            assert!(
+                matches!(config.set_header(name, value), Err(ConfigError::InvalidArgument(_))),
+                "{name:?}: {value:?} should be refused"
+            );
+        }
+        assert!(config.headers.is_empty());
+    }
+
+    #[test]
+    fn a_header_set_again_replaces_its_value() {
+        let mut config = Config::new("http://x/").unwrap();
+        config.set_header("Authorization", "Bearer a").unwrap();
+        config.set_header("authorization", "Bearer b").unwrap();
+        assert_eq!(config.headers.len(), 1);
+        assert_eq!(config.headers[0].1, "Bearer b");
+    }
+
+    #[test]
+    fn last_event_id_header_is_managed_by_the_client() {
+        let mut config = Config::new("http://x/").unwrap();
+        assert!(config.set_header("Last-Event-ID", "5").is_err());
+        config.set_last_event_id("5").unwrap();
+        assert!(config.set_last_event_id("5\n6").is_err());
+    }
+
+    #[test]
+    fn methods_must_be_tokens() {
+        let mut config = Config::new("http://x/").unwrap();
+        config.set_method("POST").unwrap();
+        config.set_method("REPORT").unwrap();
+        assert_eq!(config.method.as_str(), "REPORT");
+        for bad in ["", "GE T", "GET\r\n", "G(ET"] {
+            assert!(config.set_method(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn max_delay_below_initial_is_refused() {
+        let mut config = Config::new("http://x/").unwrap();
+        let ms = Duration::from_millis;
+        assert!(config.set_reconnect_delay(ms(500), ms(100)).is_err());
+        config.set_reconnect_delay(ms(100), ms(500)).unwrap();
+        assert_eq!(config.initial_delay, ms(100));
+    }
+
+    #[test]
+    fn zero_queue_capacity_is_refused() {
+        let mut config = Config::new("http://x/").unwrap();
+        assert!(config.set_queue_capacity(0).is_err());
+        config.set_queue_capacity(1).unwrap();
+    }
+}

@@ -1,0 +1,258 @@
+//! `sse_client` and `sse_callbacks`: opening, observing, polling and closing a client.
+
+use std::ffi::{c_char, c_void};
+use std::time::Duration;
+
+use super::boundary::{check_out, fail, try_ref, write_out};
+use super::config::sse_config;
+use super::message::sse_message;
+use super::sse_result;
+use super::views::{sse_error, sse_event, sse_ready_state, OwnedErrorView};
+use crate::client::Client;
+use crate::delivery::{Handler, PollError};
+use crate::parser::Event;
+use crate::report::{ClientError, ReadyState};
+use crate::text::Text;
+
+/// A running client: one worker thread that connects, reads and reconnects. Opaque;
+/// create with `sse_client_open`, release with `sse_client_free`.
+pub struct sse_client {
+    inner: Client,
+}
+
+/// The callbacks of callback mode. Every member may be NULL. They run on the client's
+/// worker thread, one at a time, never concurrently for one client. Pointer arguments are
+/// borrowed until the callback returns. A callback may call `sse_client_close` on its own
+/// client (it does not wait for itself; the worker stops once the callback returns), but
+/// must not call `sse_client_free` on it.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct sse_callbacks {
+    /// Passed back unchanged to every callback.
+    pub userdata: *mut c_void,
+    /// Each successful (re)connect, with the HTTP status (200).
+    pub on_open: Option<unsafe extern "C" fn(userdata: *mut c_void, http_status: u16)>,
+    /// Each event; `event` is borrowed until the callback returns.
+    pub on_event: Option<unsafe extern "C" fn(userdata: *mut c_void, event: *const sse_event)>,
+    /// Comment lines (heartbeats): the text after the colon, one leading space removed;
+    /// borrowed until the callback returns (also NUL-terminated).
+    pub on_comment: Option<unsafe extern "C" fn(userdata: *mut c_void, text: *const c_char, len: usize)>,
+    /// Each error; `error` is borrowed until the callback returns. will_retry = false means
+    /// the client has closed for good (an on_state CLOSED follows).
+    pub on_error: Option<unsafe extern "C" fn(userdata: *mut c_void, error: *const sse_error)>,
+    /// Every readyState change (after on_open for OPEN, after on_error otherwise).
+    pub on_state: Option<unsafe extern "C" fn(userdata: *mut c_void, state: sse_ready_state)>,
+}
+
+/// Calls a host's C callbacks.
+struct CallbackHandler(sse_callbacks);
+
+// SAFETY: the contract makes the host responsible for `userdata` being usable from the
+// worker thread; the callbacks are plain function pointers.
+unsafe impl Send for CallbackHandler {}
+
+impl Handler for CallbackHandler {
+    fn on_open(&mut self, http_status: u16) {
+        if let Some(on_open) = self.0.on_open {
+            // SAFETY: a host-provided callback, called as the header documents.
+            unsafe { on_open(self.0.userdata, http_status) }
+        }
+    }
+
+    fn on_event(&mut self, event: &Event<'_>) {
+        if let Some(on_event) = self.0.on_event {
+            let view = sse_event::borrow(event);
+            // SAFETY: `view` points into `event`, alive until the call returns.
+            unsafe { on_event(self.0.userdata, &view) }
+        }
+    }
+
+    fn on_comment(&mut self, text: Text<'_>) {
+        if let Some(on_comment) = self.0.on_comment {
+            // SAFETY: `text` is NUL-terminated and alive until the call returns.
+            unsafe { on_comment(self.0.userdata, text.as_bytes_with_nul().as_ptr().cast(), text.len()) }
+        }
+    }
+
+    fn on_error(&mut self, error: &ClientError) {
+        if let Some(on_error) = self.0.on_error {
+            let owned = OwnedErrorView::new(error);
+            let view = owned.view();
+            // SAFETY: `view` points into `owned`, alive until the call returns.
+            unsafe { on_error(self.0.userdata, &view) }
+        }
+    }
+
+    fn on_state(&mut self, state: ReadyState) {
+        if let Some(on_state) = self.0.on_state {
+            // SAFETY: a host-provided callback, called as the header documents.
+            unsafe { on_state(self.0.userdata, state.into()) }
+        }
+    }
+}
+
+/// Starts a client: its worker begins connecting at once (readyState CONNECTING).
+///
+/// `config` is copied; the caller keeps ownership and may free it right after.
+/// `callbacks` selects callback mode; it is copied (the struct, not what `userdata` points
+/// to, which must stay valid until `sse_client_close` returns or `sse_client_free`).
+/// `callbacks == NULL` selects poll mode: read messages with `sse_client_poll`.
+/// On success `*out` receives a client that must be released with `sse_client_free`; on
+/// failure `*out` is not written. SSE_ERROR_NULL_ARGUMENT if `config` or `out` is NULL;
+/// SSE_ERROR_RESOURCE if the thread or the wakeup fd cannot be created.
+///
+/// # Safety
+/// `config` NULL or live; `callbacks` NULL or a readable struct; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn sse_client_open(
+    config: *const sse_config,
+    callbacks: *const sse_callbacks,
+    out: *mut *mut sse_client,
+) -> sse_result {
+    ffi_result!({
+        // SAFETY: as promised by the caller.
+        let config = unsafe { try_ref(config, "config") }?.config();
+        check_out(out, "out")?;
+        // SAFETY: NULL or a readable struct, as promised.
+        let callbacks = unsafe { callbacks.as_ref() }.copied();
+        let opened = match callbacks {
+            Some(callbacks) => Client::open(config, CallbackHandler(callbacks)),
+            None => Client::open_polled(config),
+        };
+        let client = opened.map_err(|e| {
+            fail(sse_result::SSE_ERROR_RESOURCE, format!("cannot start the client: {e}"))
+        })?;
+        let client = Box::into_raw(Box::new(sse_client { inner: client }));
+        // SAFETY: checked non-NULL, writable as promised.
+        unsafe { write_out(out, client) };
+        Ok(())
+    })
+}
+
+/// The client's readyState. SSE_STATE_CLOSED for NULL.
+///
+/// # Safety
+/// `client` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn sse_client_ready_state(client: *const sse_client) -> sse_ready_state {
+    ffi_boundary!(sse_ready_state::SSE_STATE_CLOSED, {
+        // SAFETY: as promised by the caller.
+        match unsafe { client.as_ref() } {
+            Some(client) => client.inner.ready_state().into(),
+            None => sse_ready_state::SSE_STATE_CLOSED,
+        }
+    })
+}
+
+/// Copies the last event ID into `buf` like snprintf: at most `buf_len - 1` bytes and a
+/// NUL (nothing when `buf_len` is 0, where `buf` may be NULL). Returns the full length of
+/// the ID in bytes, so a return value >= `buf_len` means it was truncated. 0 for a NULL
+/// client. The ID is the configured one until the server sends an `id:` field.
+///
+/// # Safety
+/// `client` NULL or live; `buf` NULL (with `buf_len` 0) or `buf_len` writable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn sse_client_last_event_id(client: *const sse_client, buf: *mut c_char, buf_len: usize) -> usize {
+    ffi_boundary!(0, {
+        // SAFETY: as promised by the caller.
+        let Some(client) = (unsafe { client.as_ref() }) else {
+            return 0;
+        };
+        let id = client.inner.last_event_id();
+        if !buf.is_null() && buf_len > 0 {
+            let copied = id.len().min(buf_len - 1);
+            // SAFETY: `buf` has `buf_len` writable bytes; we write `copied + 1 <= buf_len`.
+            unsafe {
+                std::ptr::copy_nonoverlapping(id.as_ptr(), buf.cast::<u8>(), copied);
+                buf.add(copied).write(0);
+            }
+        }
+        id.len()
+    })
+}
+
+/// Stops the client: interrupts the worker wherever it is (connecting, reading, waiting
+/// to reconnect, blocked on a full queue) and returns promptly; readyState becomes CLOSED.
+/// Once it returns, no callback of this client runs again. Called from inside one of this
+/// client's callbacks it does not wait for itself: the worker stops as soon as that
+/// callback returns. Idempotent; NULL is a no-op. Poll mode: messages queued before the
+/// close can still be polled, then sse_client_poll returns SSE_ERROR_CLOSED. No error or
+/// state callback reports a close the host asked for.
+///
+/// # Safety
+/// `client` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn sse_client_close(client: *mut sse_client) {
+    ffi_boundary!((), {
+        // SAFETY: as promised by the caller.
+        if let Some(client) = unsafe { client.as_ref() } {
+            client.inner.close();
+        }
+    })
+}
+
+/// Closes the client if needed, waits for its worker thread to end, and releases it.
+/// NULL is a no-op. Must not be called from one of this client's own callbacks. The wait
+/// is short: close interrupts every blocking step except a DNS lookup or TCP connect in
+/// progress, which is bounded by the connect timeout.
+///
+/// # Safety
+/// `client` NULL or a client from `sse_client_open` not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn sse_client_free(client: *mut sse_client) {
+    ffi_boundary!((), {
+        if !client.is_null() {
+            // SAFETY: created by Box::into_raw in sse_client_open, freed once.
+            drop(unsafe { Box::from_raw(client) });
+        }
+    })
+}
+
+/// Poll mode: takes the next message, waiting up to `timeout_ms` (-1, or any negative
+/// value: without limit; 0: do not wait). On SSE_OK `*out` receives a message that must
+/// be released with `sse_message_free`; otherwise `*out` is not written.
+/// SSE_ERROR_TIMEOUT: nothing arrived in time. SSE_ERROR_CLOSED: the client is closed
+/// (by the host, or for good after an error with will_retry = false) and every message
+/// queued before has been taken. SSE_ERROR_WRONG_MODE: the client uses callbacks.
+/// Drain in a loop until SSE_ERROR_TIMEOUT with `timeout_ms` 0 when the wakeup fd fires.
+///
+/// # Safety
+/// `client` NULL or live; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn sse_client_poll(client: *mut sse_client, timeout_ms: i32, out: *mut *mut sse_message) -> sse_result {
+    ffi_result!({
+        // SAFETY: as promised by the caller.
+        let client = unsafe { try_ref(client, "client") }?;
+        check_out(out, "out")?;
+        let timeout = u64::try_from(timeout_ms).ok().map(Duration::from_millis);
+        let message = client.inner.poll(timeout).map_err(|e| match e {
+            PollError::Timeout => fail(sse_result::SSE_ERROR_TIMEOUT, "no message arrived in time"),
+            PollError::Closed => fail(sse_result::SSE_ERROR_CLOSED, "the client is closed and its queue is drained"),
+            PollError::WrongMode => fail(
+                sse_result::SSE_ERROR_WRONG_MODE,
+                "this client delivers through callbacks; open it with callbacks == NULL to poll",
+            ),
+        })?;
+        let message = Box::into_raw(sse_message::new(message));
+        // SAFETY: checked non-NULL, writable as promised.
+        unsafe { write_out(out, message) };
+        Ok(())
+    })
+}
+
+/// Poll mode: a file descriptor that is readable while at least one message is queued,
+/// for poll(2), epoll or a QSocketNotifier. Do not read, write or close it: the client
+/// owns it until `sse_client_free`. Returns -1 in callback mode or for NULL.
+///
+/// # Safety
+/// `client` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn sse_client_wakeup_fd(client: *const sse_client) -> i32 {
+    ffi_boundary!(-1, {
+        // SAFETY: as promised by the caller.
+        match unsafe { client.as_ref() }.and_then(|c| c.inner.wakeup_fd()) {
+            Some(fd) => fd,
+            None => -1,
+        }
+    })
+}

@@ -1,0 +1,300 @@
+//! `sse_config`: the builder a client is opened from.
+
+use std::ffi::c_char;
+use std::time::Duration;
+
+use super::boundary::{check_out, fail, try_bytes, try_mut, try_str, write_out};
+use super::sse_result;
+use crate::config::{Config, ConfigError};
+
+/// A client configuration. Opaque; create with `sse_config_new`, release with
+/// `sse_config_free`. `sse_client_open` copies it, so it may be freed or reused after.
+/// Not synchronised: do not modify one config from two threads at once.
+pub struct sse_config {
+    inner: Config,
+}
+
+impl sse_config {
+    pub(crate) fn config(&self) -> &Config {
+        &self.inner
+    }
+}
+
+fn config_failure(error: ConfigError) -> sse_result {
+    match error {
+        ConfigError::InvalidUrl(m) => fail(sse_result::SSE_ERROR_INVALID_URL, m),
+        ConfigError::InvalidArgument(m) => fail(sse_result::SSE_ERROR_INVALID_ARGUMENT, m),
+    }
+}
+
+/// Creates a configuration for `url`, an absolute http:// or https:// URL.
+///
+/// `url` is copied; the caller keeps ownership. On success `*out` receives a new config
+/// that must be released with `sse_config_free`; on failure `*out` is not written.
+/// Returns SSE_ERROR_NULL_ARGUMENT if `url` or `out` is NULL, SSE_ERROR_INVALID_ARGUMENT
+/// if `url` is not UTF-8, SSE_ERROR_INVALID_URL if it does not parse or is not http(s).
+///
+/// Defaults: method GET, reconnect delay 3000 ms doubling up to 30000 ms, never give up,
+/// connect timeout 10000 ms, no read timeout, max event size 16 MiB, queue capacity 1024,
+/// at most 10 redirects.
+///
+/// # Safety
+/// `url` must be NULL or a NUL-terminated string; `out` NULL or valid for writing.
+#[no_mangle]
+pub unsafe extern "C" fn sse_config_new(url: *const c_char, out: *mut *mut sse_config) -> sse_result {
+    ffi_result!({
+        // SAFETY: as promised by the caller (see # Safety).
+        let url = unsafe { try_str(url, "url") }?;
+        check_out(out, "out")?;
+        let config = Config::new(url).map_err(config_failure)?;
+        let config = Box::into_raw(Box::new(sse_config { inner: config }));
+        // SAFETY: `out` was checked non-NULL and is writable as promised.
+        unsafe { write_out(out, config) };
+        Ok(())
+    })
+}
+
+/// Releases a configuration created by `sse_config_new`. NULL is a no-op.
+///
+/// # Safety
+/// `config` must be NULL or a config from `sse_config_new` not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn sse_config_free(config: *mut sse_config) {
+    ffi_boundary!((), {
+        if !config.is_null() {
+            // SAFETY: created by Box::into_raw in sse_config_new, freed once.
+            drop(unsafe { Box::from_raw(config) });
+        }
+    })
+}
+
+/// Runs `change` on the config behind a possibly-NULL pointer.
+///
+/// # Safety
+/// `config` must be NULL or a live config not used by another thread during the call.
+unsafe fn with_config(
+    config: *mut sse_config,
+    change: impl FnOnce(&mut Config) -> Result<(), ConfigError>,
+) -> Result<(), sse_result> {
+    // SAFETY: as promised by the caller.
+    let config = unsafe { try_mut(config, "config") }?;
+    change(&mut config.inner).map_err(config_failure)
+}
+
+/// Adds a request header sent with every attempt; setting a name again replaces its value
+/// (names compare case-insensitively). Replaces the defaults `Accept: text/event-stream`
+/// and `Cache-Control: no-cache` when given those names.
+///
+/// `name` and `value` are copied; the caller keeps ownership. Returns
+/// SSE_ERROR_INVALID_ARGUMENT for a name that is not an HTTP token, a value with CR, LF or
+/// another control character (no header injection), or the name `Last-Event-ID`, which
+/// the client manages (see `sse_config_set_last_event_id`).
+///
+/// # Safety
+/// `config` NULL or live; `name` and `value` NULL or NUL-terminated strings.
+#[no_mangle]
+pub unsafe extern "C" fn sse_config_set_header(
+    config: *mut sse_config,
+    name: *const c_char,
+    value: *const c_char,
+) -> sse_result {
+    ffi_result!({
+        // SAFETY: as promised by the caller.
+        let (name, value) = unsafe { (try_str(name, "name")?, try_str(value, "value")?) };
+        // SAFETY: as promised by the caller.
+        unsafe { with_config(config, |c| c.set_header(name, value)) }
+    })
+}
+
+/// Sets the HTTP method (default "GET"); any method token is accepted (POST, REPORT...).
+///
+/// `method` is copied; the caller keeps ownership. SSE_ERROR_INVALID_ARGUMENT when it is
+/// empty or contains characters not allowed in a method (spaces, CR, LF...).
+///
+/// # Safety
+/// `config` NULL or live; `method` NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn sse_config_set_method(config: *mut sse_config, method: *const c_char) -> sse_result {
+    ffi_result!({
+        // SAFETY: as promised by the caller.
+        let method = unsafe { try_str(method, "method") }?;
+        // SAFETY: as promised by the caller.
+        unsafe { with_config(config, |c| c.set_method(method)) }
+    })
+}
+
+/// Sets the request body sent with every attempt (e.g. JSON for a POST streaming API).
+///
+/// The `len` bytes at `body` are copied; the caller keeps ownership. `body` may be NULL
+/// only when `len` is 0 (no body).
+///
+/// # Safety
+/// `config` NULL or live; `body` NULL or `len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn sse_config_set_body(config: *mut sse_config, body: *const u8, len: usize) -> sse_result {
+    ffi_result!({
+        // SAFETY: as promised by the caller.
+        let body = unsafe { try_bytes(body, len, "body") }?;
+        // SAFETY: as promised by the caller.
+        unsafe {
+            with_config(config, |c| {
+                c.set_body(body);
+                Ok(())
+            })
+        }
+    })
+}
+
+/// Sets the last event ID, sent as `Last-Event-ID` on the first connect; it stays the last
+/// event ID until the server sends an `id:` field.
+///
+/// `id` is copied; the caller keeps ownership. SSE_ERROR_INVALID_ARGUMENT if it contains
+/// CR or LF (an event stream can never produce such an ID).
+///
+/// # Safety
+/// `config` NULL or live; `id` NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn sse_config_set_last_event_id(config: *mut sse_config, id: *const c_char) -> sse_result {
+    ffi_result!({
+        // SAFETY: as promised by the caller.
+        let id = unsafe { try_str(id, "id") }?;
+        // SAFETY: as promised by the caller.
+        unsafe { with_config(config, |c| c.set_last_event_id(id)) }
+    })
+}
+
+/// Sets the reconnect delay: the first wait after a lost connection is `initial_ms` (the
+/// server's `retry:` field replaces it), doubled after each consecutive failed attempt up
+/// to `max_ms`; jitter lengthens a wait by at most half, never beyond `max_ms`. No wait is
+/// shorter than 10 ms, so a `retry: 0` server cannot make the client spin.
+/// SSE_ERROR_INVALID_ARGUMENT when `max_ms < initial_ms`.
+///
+/// # Safety
+/// `config` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn sse_config_set_reconnect_delay(
+    config: *mut sse_config,
+    initial_ms: u32,
+    max_ms: u32,
+) -> sse_result {
+    ffi_result!({
+        let (initial, max) = (millis(initial_ms), millis(max_ms));
+        // SAFETY: as promised by the caller.
+        unsafe { with_config(config, |c| c.set_reconnect_delay(initial, max)) }
+    })
+}
+
+/// Gives up after this many consecutive failed attempts (connect errors, retryable HTTP
+/// statuses, streams that ended before delivering an event); 0 = never give up. Giving up
+/// reports an error with will_retry = false, then the state CLOSED.
+///
+/// # Safety
+/// `config` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn sse_config_set_max_retries(config: *mut sse_config, retries: u32) -> sse_result {
+    ffi_result!({
+        // SAFETY: as promised by the caller.
+        unsafe {
+            with_config(config, |c| {
+                c.set_max_retries(retries);
+                Ok(())
+            })
+        }
+    })
+}
+
+/// Bounds each attempt's TCP connect, TLS handshake and wait for the response headers;
+/// 0 = only the operating system's bounds. Default 10000 ms.
+///
+/// # Safety
+/// `config` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn sse_config_set_connect_timeout(config: *mut sse_config, ms: u32) -> sse_result {
+    ffi_result!({
+        // SAFETY: as promised by the caller.
+        unsafe {
+            with_config(config, |c| {
+                c.set_connect_timeout(optional_millis(ms));
+                Ok(())
+            })
+        }
+    })
+}
+
+/// An open stream that delivers no byte (comments count) for `ms` milliseconds is dropped:
+/// an SSE_ERROR_KIND_READ_TIMEOUT error, then a reconnect. 0 = wait forever (default).
+///
+/// # Safety
+/// `config` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn sse_config_set_read_timeout(config: *mut sse_config, ms: u32) -> sse_result {
+    ffi_result!({
+        // SAFETY: as promised by the caller.
+        unsafe {
+            with_config(config, |c| {
+                c.set_read_timeout(optional_millis(ms));
+                Ok(())
+            })
+        }
+    })
+}
+
+/// Limits one event to `bytes` as received, all its lines (and any single line); default
+/// 16 MiB, 0 = no limit. A larger event is not delivered: the client reports
+/// SSE_ERROR_KIND_EVENT_TOO_LARGE with will_retry = true, drops the connection and
+/// reconnects, so memory stays bounded.
+///
+/// # Safety
+/// `config` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn sse_config_set_max_event_size(config: *mut sse_config, bytes: usize) -> sse_result {
+    ffi_result!({
+        // SAFETY: as promised by the caller.
+        unsafe {
+            with_config(config, |c| {
+                c.set_max_event_size(bytes);
+                Ok(())
+            })
+        }
+    })
+}
+
+/// Poll mode: how many messages may wait in the queue (default 1024, at least 1). When it
+/// is full the worker stops reading the socket until the host polls; nothing is dropped.
+///
+/// # Safety
+/// `config` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn sse_config_set_queue_capacity(config: *mut sse_config, messages: usize) -> sse_result {
+    ffi_result!({
+        // SAFETY: as promised by the caller.
+        unsafe { with_config(config, |c| c.set_queue_capacity(messages)) }
+    })
+}
+
+/// How many redirects (301, 302, 303, 307, 308) one attempt follows; default 10, 0 = none.
+/// Past the limit the attempt ends with SSE_ERROR_KIND_HTTP_STATUS and the client closes.
+/// Each reconnect starts again from the configured URL.
+///
+/// # Safety
+/// `config` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn sse_config_set_max_redirects(config: *mut sse_config, redirects: u32) -> sse_result {
+    ffi_result!({
+        // SAFETY: as promised by the caller.
+        unsafe {
+            with_config(config, |c| {
+                c.set_max_redirects(redirects);
+                Ok(())
+            })
+        }
+    })
+}
+
+fn millis(ms: u32) -> Duration {
+    Duration::from_millis(u64::from(ms))
+}
+
+fn optional_millis(ms: u32) -> Option<Duration> {
+    (ms > 0).then(|| millis(ms))
+}

@@ -1,0 +1,141 @@
+//! The `#[repr(C)]` view structs and enums of the contract, and their conversions from the
+//! library's Rust types. Views borrow; whoever builds one keeps its source alive.
+
+use std::ffi::{c_char, CString};
+
+use crate::parser::Event;
+use crate::report::{ClientError, ErrorKind, ReadyState};
+use crate::text::Text;
+
+/// The values of the browser `EventSource.readyState`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum sse_ready_state {
+    SSE_STATE_CONNECTING = 0,
+    SSE_STATE_OPEN = 1,
+    SSE_STATE_CLOSED = 2,
+}
+
+impl From<ReadyState> for sse_ready_state {
+    fn from(state: ReadyState) -> Self {
+        match state {
+            ReadyState::Connecting => sse_ready_state::SSE_STATE_CONNECTING,
+            ReadyState::Open => sse_ready_state::SSE_STATE_OPEN,
+            ReadyState::Closed => sse_ready_state::SSE_STATE_CLOSED,
+        }
+    }
+}
+
+/// One event: a borrowed view. Each string is also NUL-terminated; `data` may contain NUL
+/// bytes, so use `data_len`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct sse_event {
+    /// "message" when the event had no `event:` field.
+    pub r#type: *const c_char,
+    pub type_len: usize,
+    /// The data lines joined with "\n".
+    pub data: *const c_char,
+    pub data_len: usize,
+    /// The last event ID after this event ("" if none).
+    pub id: *const c_char,
+    pub id_len: usize,
+}
+
+fn text_parts(text: Text<'_>) -> (*const c_char, usize) {
+    (text.as_bytes_with_nul().as_ptr().cast(), text.len())
+}
+
+impl sse_event {
+    /// A view valid as long as the event's buffers are.
+    pub(crate) fn borrow(event: &Event<'_>) -> sse_event {
+        let (r#type, type_len) = text_parts(event.event_type);
+        let (data, data_len) = text_parts(event.data);
+        let (id, id_len) = text_parts(event.id);
+        sse_event {
+            r#type,
+            type_len,
+            data,
+            data_len,
+            id,
+            id_len,
+        }
+    }
+}
+
+/// Why a connection attempt or an open stream failed.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum sse_error_kind {
+    /// DNS, TCP or TLS failure.
+    SSE_ERROR_KIND_CONNECT,
+    /// A status other than 200.
+    SSE_ERROR_KIND_HTTP_STATUS,
+    /// Not text/event-stream.
+    SSE_ERROR_KIND_CONTENT_TYPE,
+    /// The server closed the stream.
+    SSE_ERROR_KIND_STREAM_ENDED,
+    /// The connection broke mid-stream.
+    SSE_ERROR_KIND_IO,
+    /// Nothing arrived within the read timeout.
+    SSE_ERROR_KIND_READ_TIMEOUT,
+    /// An event exceeded max_event_size.
+    SSE_ERROR_KIND_EVENT_TOO_LARGE,
+}
+
+impl From<ErrorKind> for sse_error_kind {
+    fn from(kind: ErrorKind) -> Self {
+        match kind {
+            ErrorKind::Connect => sse_error_kind::SSE_ERROR_KIND_CONNECT,
+            ErrorKind::HttpStatus => sse_error_kind::SSE_ERROR_KIND_HTTP_STATUS,
+            ErrorKind::ContentType => sse_error_kind::SSE_ERROR_KIND_CONTENT_TYPE,
+            ErrorKind::StreamEnded => sse_error_kind::SSE_ERROR_KIND_STREAM_ENDED,
+            ErrorKind::Io => sse_error_kind::SSE_ERROR_KIND_IO,
+            ErrorKind::ReadTimeout => sse_error_kind::SSE_ERROR_KIND_READ_TIMEOUT,
+            ErrorKind::EventTooLarge => sse_error_kind::SSE_ERROR_KIND_EVENT_TOO_LARGE,
+        }
+    }
+}
+
+/// An error: a borrowed view.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct sse_error {
+    pub kind: sse_error_kind,
+    /// The HTTP status for SSE_ERROR_KIND_HTTP_STATUS (and CONTENT_TYPE); else 0.
+    pub http_status: u16,
+    /// Human-readable, NUL-terminated.
+    pub message: *const c_char,
+    /// false: the client is now CLOSED for good.
+    pub will_retry: bool,
+    /// When will_retry: the wait before the next attempt.
+    pub retry_delay_ms: u32,
+}
+
+/// An `sse_error` together with the message string it points into.
+pub(crate) struct OwnedErrorView {
+    message: CString,
+    error: ClientError,
+}
+
+impl OwnedErrorView {
+    pub fn new(error: &ClientError) -> OwnedErrorView {
+        let mut text = error.message.clone();
+        text.retain(|c| c != '\0');
+        OwnedErrorView {
+            message: CString::new(text).unwrap_or_default(),
+            error: error.clone(),
+        }
+    }
+
+    /// A view valid as long as `self` lives.
+    pub fn view(&self) -> sse_error {
+        sse_error {
+            kind: self.error.kind.into(),
+            http_status: self.error.http_status,
+            message: self.message.as_ptr(),
+            will_retry: self.error.will_retry,
+            retry_delay_ms: u32::try_from(self.error.retry_delay.as_millis()).unwrap_or(u32::MAX),
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! sse_client: a Server-Sent Events (EventSource) client with a C ABI.
+//!
+//! Two worlds, one door: everything outside [`ffi`] is plain safe Rust that knows nothing
+//! about C (parser, reconnect policy, worker thread, delivery); `ffi` is the only module
+//! with `extern "C"` functions and raw pointers.
+
+mod client;
+mod config;
+mod connection;
+mod delivery;
+pub mod ffi;
+mod logging;
+pub mod parser;
+pub mod policy;
+mod report;
+mod shared;
+mod text;
+mod wakeup;
+mod worker;
+
+pub use client::Client;
+pub use config::{Config, ConfigError};
+pub use delivery::{Handler, PollError};
+pub use parser::{Event, Parser, Sink, TooLarge};
+pub use report::{ClientError, ErrorKind, Message, OwnedEvent, ReadyState};
+pub use text::Text;
+
+/// The library version, "MAJOR.MINOR.PATCH".
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,409 @@
+//! The event-stream parser: bytes in, events out. No I/O, no threads.
+//!
+//! Implements WHATWG HTML §9.2.6 "Interpreting an event stream"
+//! (<https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation>).
+//!
+//! # How bytes map to the spec's characters
+//!
+//! The spec decodes the stream with "UTF-8 decode" first and then splits lines and fields on
+//! CR, LF, `:` and U+0020. Those are ASCII, and in UTF-8 an ASCII byte is never part of a
+//! multibyte sequence; the decoder also ends any incomplete sequence *before* an ASCII byte
+//! (which then decodes as itself). So splitting the raw bytes and decoding each field value
+//! lossily on its own gives exactly the same strings as decoding first, in any chunking, and
+//! lets the hot path stay on bytes: a data value is only copied once, and the whole event is
+//! validated once at dispatch (a failed validation, i.e. invalid input, is rebuilt with
+//! `String::from_utf8_lossy`, whose maximal-subpart rule is the WHATWG one).
+//!
+//! # Size limit
+//!
+//! With `max_event_size > 0`, the parser counts the bytes as received of the current event's
+//! non-comment lines (each with its line terminator: CR, LF or CRLF) plus the line being
+//! read. When the count exceeds the limit, [`Parser::feed`] returns [`TooLarge`]. A line is
+//! checked before it is processed (so a comment or unknown field longer than the limit is
+//! rejected too, whether or not it is complete), and a complete comment line does not count
+//! toward the event, so heartbeats never accumulate. The result does not depend on how the
+//! stream is chunked. After the error the parser has dropped its stream buffers and keeps
+//! returning the error until [`Parser::reset_stream`].
+
+use std::borrow::Cow;
+
+use memchr::{memchr, memchr2};
+
+use crate::text::Text;
+
+/// One dispatched event, borrowed from the parser's buffers until the sink call returns.
+#[derive(Clone, Copy, Debug)]
+pub struct Event<'a> {
+    /// The event type: "message" when the event had no (or an empty) `event:` field.
+    pub event_type: Text<'a>,
+    /// The data lines joined with LF (the trailing LF removed). May contain NUL.
+    pub data: Text<'a>,
+    /// The last event ID after this event ("" if none).
+    pub id: Text<'a>,
+}
+
+/// Where the parser hands what it finds, in stream order.
+pub trait Sink {
+    /// A dispatched event (a blank line after at least one `data` field).
+    fn event(&mut self, event: &Event<'_>);
+    /// A comment line: the text after the colon, one leading space removed.
+    fn comment(&mut self, text: Text<'_>);
+    /// A valid `retry:` field: the new reconnection time in milliseconds.
+    fn retry(&mut self, millis: u64);
+}
+
+/// An event, or a single line, grew beyond the configured maximum size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TooLarge {
+    pub limit: usize,
+}
+
+/// The UTF-8 byte order mark, stripped once at the start of each stream.
+const BOM: &[u8; 3] = b"\xEF\xBB\xBF";
+
+/// The default event type, NUL-terminated for [`Text`].
+const MESSAGE: &[u8] = b"message\0";
+
+/// What a complete line turned out to be (for the size accounting).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LineKind {
+    /// Empty: the event was dispatched.
+    Blank,
+    /// Starts with ':'.
+    Comment,
+    /// Anything else (known or unknown field).
+    Field,
+}
+
+#[derive(Debug)]
+pub struct Parser {
+    /// 0 = unlimited.
+    max_event_size: usize,
+    /// The start of a line whose end has not been received yet (raw bytes, no terminator).
+    line: Vec<u8>,
+    /// The data buffer: raw bytes of the `data` values, each followed by LF.
+    data: Vec<u8>,
+    /// The event type buffer: raw bytes of the last `event` value.
+    event_type: Vec<u8>,
+    /// The last event ID buffer: valid UTF-8 followed by one NUL.
+    id_buffer: Vec<u8>,
+    /// The last event ID string: valid UTF-8 followed by one NUL.
+    last_id: Vec<u8>,
+    /// `id_buffer` was set since it was last copied to `last_id`.
+    id_buffer_changed: bool,
+    /// Where comment text is made valid and NUL-terminated.
+    scratch: Vec<u8>,
+    /// Bytes of the current event's completed non-comment lines, terminators included.
+    event_size: usize,
+    /// No byte of the stream has been processed yet beyond a (partial) BOM.
+    at_stream_start: bool,
+    /// How many bytes of the BOM have been matched at the start of the stream.
+    bom_matched: usize,
+    /// The previous feed ended with a CR: a LF at the start of the next one belongs to it.
+    cr_pending: bool,
+    /// ... and that CR ended a field line, so the LF counts toward the event size.
+    cr_pending_counts: bool,
+    /// `TooLarge` was returned; the stream must be reset.
+    failed: bool,
+}
+
+impl Parser {
+    /// `max_event_size`: bytes of one event as received (all its lines); 0 = no limit.
+    pub fn new(max_event_size: usize) -> Parser {
+        Parser {
+            max_event_size,
+            line: Vec::new(),
+            data: Vec::new(),
+            event_type: Vec::new(),
+            id_buffer: vec![0],
+            last_id: vec![0],
+            id_buffer_changed: false,
+            scratch: Vec::new(),
+            event_size: 0,
+            at_stream_start: true,
+            bom_matched: 0,
+            cr_pending: false,
+            cr_pending_counts: false,
+            failed: false,
+        }
+    }
+
+    /// Sets the last event ID (e.g. configured by the host before the first connect).
+    ///
+    /// Sets both the last event ID string and the stream's last event ID buffer, so a blank
+    /// line before the server's first `id` field keeps it. The string is taken as given.
+    pub fn set_last_event_id(&mut self, id: &str) {
+        self.last_id.clear();
+        self.last_id.extend_from_slice(id.as_bytes());
+        self.last_id.push(0);
+        self.id_buffer.clone_from(&self.last_id);
+        self.id_buffer_changed = false;
+    }
+
+    /// The last event ID string (committed at dispatch).
+    pub fn last_event_id(&self) -> &str {
+        Text::from_validated(&self.last_id).as_str()
+    }
+
+    /// Feeds the next bytes of the stream, in any chunking.
+    ///
+    /// Events, comments and retry values found are handed to `sink` before this returns.
+    /// `Err(TooLarge)` means the current event (or line) exceeded `max_event_size`; the
+    /// stream is then unusable: every further call returns the error until
+    /// [`reset_stream`](Parser::reset_stream).
+    pub fn feed(&mut self, bytes: &[u8], sink: &mut impl Sink) -> Result<(), TooLarge> {
+        if self.failed {
+            return Err(self.too_large());
+        }
+        let mut bytes = bytes;
+        if self.at_stream_start {
+            bytes = self.strip_bom(bytes);
+        }
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        if self.cr_pending {
+            self.cr_pending = false;
+            if bytes[0] == b'\n' {
+                bytes = &bytes[1..];
+                if self.cr_pending_counts {
+                    self.event_size += 1;
+                    self.check(0)?;
+                }
+            }
+        }
+
+        // Finish the line started in an earlier feed, from the line buffer.
+        if !self.line.is_empty() {
+            let Some(end) = memchr2(b'\r', b'\n', bytes) else {
+                self.check(self.line.len() + bytes.len())?;
+                self.line.extend_from_slice(bytes);
+                return Ok(());
+            };
+            self.check(self.line.len() + end)?;
+            self.line.extend_from_slice(&bytes[..end]);
+            let line = std::mem::take(&mut self.line);
+            let kind = self.process_line(&line, sink);
+            self.line = line;
+            let len = self.line.len();
+            self.line.clear();
+            bytes = &bytes[self.end_line(kind, len, bytes, end)?..];
+        }
+
+        // Complete lines straight from the input; buffer only an unterminated tail.
+        loop {
+            let Some(end) = memchr2(b'\r', b'\n', bytes) else {
+                if !bytes.is_empty() {
+                    self.check(bytes.len())?;
+                    self.line.extend_from_slice(bytes);
+                }
+                return Ok(());
+            };
+            self.check(end)?;
+            let kind = self.process_line(&bytes[..end], sink);
+            bytes = &bytes[self.end_line(kind, end, bytes, end)?..];
+        }
+    }
+
+    /// Starts a new stream (a new connection): drops any partial line and undispatched
+    /// event, re-arms BOM stripping, keeps the last event ID.
+    ///
+    /// The last event ID buffer goes back to the last event ID string, so an `id` field of
+    /// the dead connection that no blank line committed is forgotten (as in Chromium).
+    pub fn reset_stream(&mut self) {
+        self.line.clear();
+        self.data.clear();
+        self.event_type.clear();
+        self.id_buffer.clone_from(&self.last_id);
+        self.id_buffer_changed = false;
+        self.event_size = 0;
+        self.at_stream_start = true;
+        self.bom_matched = 0;
+        self.cr_pending = false;
+        self.cr_pending_counts = false;
+        self.failed = false;
+    }
+
+    /// Consumes the (possibly split) leading BOM. When the stream turns out not to start
+    /// with one, the bytes matched so far become the start of the first line.
+    fn strip_bom<'b>(&mut self, bytes: &'b [u8]) -> &'b [u8] {
+        let wanted = &BOM[self.bom_matched..];
+        let n = wanted.len().min(bytes.len());
+        if bytes[..n] == wanted[..n] {
+            self.bom_matched += n;
+            if self.bom_matched == BOM.len() {
+                self.at_stream_start = false;
+            }
+            return &bytes[n..];
+        }
+        self.at_stream_start = false;
+        self.line.extend_from_slice(&BOM[..self.bom_matched]);
+        bytes
+    }
+
+    /// Consumes the line terminator at `bytes[end]` of a line of `len` bytes that has been
+    /// processed, does the size accounting, and returns how many bytes of `bytes` are used.
+    fn end_line(
+        &mut self,
+        kind: LineKind,
+        len: usize,
+        bytes: &[u8],
+        end: usize,
+    ) -> Result<usize, TooLarge> {
+        let terminator = if bytes[end] == b'\n' {
+            1
+        } else {
+            match bytes.get(end + 1) {
+                Some(b'\n') => 2,
+                Some(_) => 1,
+                None => {
+                    self.cr_pending = true;
+                    self.cr_pending_counts = kind == LineKind::Field;
+                    1
+                }
+            }
+        };
+        if kind == LineKind::Field {
+            self.event_size += len + terminator;
+            self.check(0)?;
+        }
+        Ok(end + terminator)
+    }
+
+    /// Fails when the current event plus `line` more bytes exceeds the limit.
+    #[inline]
+    fn check(&mut self, line: usize) -> Result<(), TooLarge> {
+        if self.max_event_size != 0 && self.event_size.saturating_add(line) > self.max_event_size {
+            self.fail();
+            return Err(self.too_large());
+        }
+        Ok(())
+    }
+
+    /// Drops the stream buffers of an oversized event; only `reset_stream` recovers.
+    #[cold]
+    fn fail(&mut self) {
+        self.failed = true;
+        self.line.clear();
+        self.data.clear();
+        self.event_type.clear();
+        self.scratch.clear();
+        self.event_size = 0;
+        self.cr_pending = false;
+    }
+
+    fn too_large(&self) -> TooLarge {
+        TooLarge {
+            limit: self.max_event_size,
+        }
+    }
+
+    /// Processes one complete line (without its terminator).
+    fn process_line(&mut self, line: &[u8], sink: &mut impl Sink) -> LineKind {
+        let Some(&first) = line.first() else {
+            self.dispatch(sink);
+            return LineKind::Blank;
+        };
+        if first == b':' {
+            self.comment(strip_one_space(&line[1..]), sink);
+            return LineKind::Comment;
+        }
+        let (name, value): (&[u8], &[u8]) = match memchr(b':', line) {
+            Some(colon) => (&line[..colon], strip_one_space(&line[colon + 1..])),
+            None => (line, b""),
+        };
+        match name {
+            b"data" => {
+                self.data.extend_from_slice(value);
+                self.data.push(b'\n');
+            }
+            b"event" => {
+                self.event_type.clear();
+                self.event_type.extend_from_slice(value);
+            }
+            b"id" if memchr(0, value).is_none() => {
+                self.id_buffer.clear();
+                self.id_buffer.extend_from_slice(value);
+                self.id_buffer.push(0);
+                make_valid(&mut self.id_buffer);
+                self.id_buffer_changed = true;
+            }
+            b"retry" if !value.is_empty() && value.iter().all(u8::is_ascii_digit) => {
+                let millis = value.iter().fold(0u64, |n, &digit| {
+                    n.saturating_mul(10).saturating_add(u64::from(digit - b'0'))
+                });
+                sink.retry(millis);
+            }
+            // Unknown fields, an `id` containing NUL, a `retry` that is not all digits.
+            _ => {}
+        }
+        LineKind::Field
+    }
+
+    fn comment(&mut self, text: &[u8], sink: &mut impl Sink) {
+        self.scratch.clear();
+        self.scratch.extend_from_slice(text);
+        self.scratch.push(0);
+        make_valid(&mut self.scratch);
+        sink.comment(Text::from_validated(&self.scratch));
+    }
+
+    /// The spec's "dispatch the event".
+    fn dispatch(&mut self, sink: &mut impl Sink) {
+        self.event_size = 0;
+        if self.id_buffer_changed {
+            self.last_id.clone_from(&self.id_buffer);
+            self.id_buffer_changed = false;
+        }
+        if self.data.is_empty() {
+            self.event_type.clear();
+            return;
+        }
+        // Every data value was followed by LF: the last one becomes the terminator.
+        if let Some(last) = self.data.last_mut() {
+            *last = 0;
+        }
+        make_valid(&mut self.data);
+        let event_type = if self.event_type.is_empty() {
+            Text::from_validated(MESSAGE)
+        } else {
+            self.event_type.push(0);
+            make_valid(&mut self.event_type);
+            Text::from_validated(&self.event_type)
+        };
+        sink.event(&Event {
+            event_type,
+            data: Text::from_validated(&self.data),
+            id: Text::from_validated(&self.last_id),
+        });
+        self.data.clear();
+        self.event_type.clear();
+    }
+}
+
+/// Removes one leading U+0020 SPACE, if any.
+#[inline]
+fn strip_one_space(value: &[u8]) -> &[u8] {
+    match value {
+        [b' ', rest @ ..] => rest,
+        _ => value,
+    }
+}
+
+/// Makes `buf` (bytes followed by one NUL) valid UTF-8, replacing invalid sequences with
+/// U+FFFD (WHATWG "UTF-8 decode"). Valid input, the normal case, is only checked.
+fn make_valid(buf: &mut Vec<u8>) {
+    let text = &buf[..buf.len() - 1];
+    if let Err(error) = std::str::from_utf8(text) {
+        // Only the part after the first error needs the lossy decoding.
+        let valid = error.valid_up_to();
+        if let Cow::Owned(fixed) = String::from_utf8_lossy(&text[valid..]) {
+            buf.truncate(valid);
+            buf.extend_from_slice(fixed.as_bytes());
+            buf.push(0);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

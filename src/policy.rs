@@ -1,0 +1,365 @@
+//! The reconnect policy: what to do after each outcome. Pure; the worker obeys it.
+//!
+//! - HTTP 200 with a `text/event-stream` MIME type opens the stream.
+//! - 5xx, 408 and 429 are retried (honouring `Retry-After`); 204, every other status and a
+//!   wrong Content-Type end the client (the WHATWG spec "fails the connection" on them).
+//! - The wait before a reconnect is the reconnect delay (the server's `retry:` replaces the
+//!   configured initial delay), doubled on each consecutive failure up to the maximum
+//!   delay, and reset once a connection delivers an event. Jitter only lengthens a wait, by
+//!   at most half, and never beyond the maximum, so a server's `retry:` is honoured.
+//! - After `max_retries` consecutive failed attempts (0 = never) the client gives up.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// No wait is shorter than this, whatever the server's `retry:` or the configuration say,
+/// so that a `retry: 0` server cannot make the client spin.
+pub const MIN_RECONNECT_DELAY: Duration = Duration::from_millis(10);
+
+/// What a response status means for the stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatusVerdict {
+    /// 200: read the stream (once the Content-Type is checked).
+    Stream,
+    /// A transient failure: reconnect.
+    Retry,
+    /// The server does not want this client: close for good.
+    Fail,
+}
+
+pub fn judge_status(status: u16) -> StatusVerdict {
+    match status {
+        200 => StatusVerdict::Stream,
+        408 | 429 | 500..=599 => StatusVerdict::Retry,
+        _ => StatusVerdict::Fail,
+    }
+}
+
+/// Whether a Content-Type header names the `text/event-stream` MIME type: the essence is
+/// compared case-insensitively, parameters such as `charset=utf-8` are allowed.
+pub fn is_event_stream(content_type: Option<&str>) -> bool {
+    let Some(value) = content_type else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or("");
+    essence
+        .trim_matches(|c| c == ' ' || c == '\t')
+        .eq_ignore_ascii_case("text/event-stream")
+}
+
+/// Parses a `Retry-After` value: delay-seconds, or an IMF-fixdate relative to `now`.
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        let seconds = value.parse::<u64>().unwrap_or(u64::MAX);
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = parse_imf_fixdate(value)?;
+    let now = now.duration_since(UNIX_EPOCH).ok()?.as_secs();
+    Some(Duration::from_secs(at.saturating_sub(now)))
+}
+
+/// `Sun, 06 Nov 1994 08:49:37 GMT` -> seconds since the Unix epoch.
+fn parse_imf_fixdate(value: &str) -> Option<u64> {
+    let mut parts = value.split_ascii_whitespace();
+    let _weekday = parts.next()?;
+    let day: u64 = parts.next()?.parse().ok()?;
+    let month = parts.next()?;
+    let year: u64 = parts.next()?.parse().ok()?;
+    let mut clock = parts.next()?.split(':');
+    if parts.next()? != "GMT" {
+        return None;
+    }
+    let hour: u64 = clock.next()?.parse().ok()?;
+    let minute: u64 = clock.next()?.parse().ok()?;
+    let second: u64 = clock.next()?.parse().ok()?;
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = MONTHS.iter().position(|m| *m == month)? as u64 + 1;
+    if !(1..=31).contains(&day) || year < 1970 || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    Some(days_from_civil(year, month, day) * 86_400 + hour * 3_600 + minute * 60 + second)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The configured part of the policy.
+#[derive(Clone, Copy, Debug)]
+pub struct RetrySettings {
+    pub initial_delay: Duration,
+    pub max_delay: Duration,
+    /// Consecutive failed attempts before giving up; 0 = never give up.
+    pub max_retries: u32,
+}
+
+/// How an attempt ended, as far as the policy cares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// An open stream ended (server close, I/O error, read timeout, oversized event).
+    /// `delivered`: it dispatched at least one event, so it counts as a success.
+    StreamLost { delivered: bool },
+    /// The attempt never opened a stream but may succeed later (connect error, 5xx...).
+    /// `retry_after`: the server's `Retry-After`, if any.
+    AttemptFailed { retry_after: Option<Duration> },
+    /// The attempt failed in a way that retrying cannot fix (204, 404, wrong type...).
+    Fatal,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    Reconnect { after: Duration },
+    GiveUp,
+}
+
+/// The reconnect state of one client.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    settings: RetrySettings,
+    /// The reconnection time set by the server's `retry:` field, if any.
+    server_retry: Option<Duration>,
+    consecutive_failures: u32,
+}
+
+impl Policy {
+    pub fn new(settings: RetrySettings) -> Policy {
+        Policy {
+            settings,
+            server_retry: None,
+            consecutive_failures: 0,
+        }
+    }
+
+    /// The server's `retry:` field replaces the configured initial delay.
+    pub fn set_server_retry(&mut self, delay: Duration) {
+        self.server_retry = Some(delay);
+    }
+
+    /// The current reconnection time: the base of the backoff.
+    pub fn reconnect_delay(&self) -> Duration {
+        self.server_retry
+            .unwrap_or(self.settings.initial_delay)
+            .max(MIN_RECONNECT_DELAY)
+    }
+
+    pub fn consecutive_failures(&self) -> u32 {
+        self.consecutive_failures
+    }
+
+    /// Decides what follows `ending`. `jitter` is a number in [0, 1) from the caller's
+    /// random source (0 in tests that want exact waits).
+    pub fn decide(&mut self, ending: Ending, jitter: f64) -> Decision {
+        let retry_after = match ending {
+            Ending::Fatal => return Decision::GiveUp,
+            Ending::StreamLost { delivered: true } => {
+                self.consecutive_failures = 0;
+                None
+            }
+            Ending::StreamLost { delivered: false } => {
+                self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+                None
+            }
+            Ending::AttemptFailed { retry_after } => {
+                self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+                retry_after
+            }
+        };
+        let max_retries = self.settings.max_retries;
+        if max_retries > 0 && self.consecutive_failures >= max_retries {
+            return Decision::GiveUp;
+        }
+        let base = self.reconnect_delay();
+        // The server's retry: may exceed the configured cap; it is honoured.
+        let cap = self.settings.max_delay.max(base);
+        let doublings = self.consecutive_failures.saturating_sub(1).min(31);
+        let backoff = base.saturating_mul(1 << doublings).min(cap);
+        let jitter = jitter.clamp(0.0, 1.0) * 0.5;
+        let wait = backoff.saturating_add(backoff.mul_f64(jitter)).min(cap);
+        let wait = match retry_after {
+            Some(server_wait) => wait.max(server_wait),
+            None => wait,
+        };
+        Decision::Reconnect { after: wait }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    fn policy(initial: u64, max: u64, max_retries: u32) -> Policy {
+        Policy::new(RetrySettings {
+            initial_delay: ms(initial),
+            max_delay: ms(max),
+            max_retries,
+        })
+    }
+
+    fn failed() -> Ending {
+        Ending::AttemptFailed { retry_after: None }
+    }
+
+    #[test]
+    fn only_200_opens_a_stream() {
+        assert_eq!(judge_status(200), StatusVerdict::Stream);
+        for status in [201, 204, 206, 301, 304, 400, 401, 403, 404, 410] {
+            assert_eq!(judge_status(status), StatusVerdict::Fail, "{status}");
+        }
+        for status in [408, 429, 500, 502, 503, 504, 599] {
+            assert_eq!(judge_status(status), StatusVerdict::Retry, "{status}");
+        }
+    }
+
+    #[test]
+    fn content_type_essence_is_compared_case_insensitively() {
+        assert!(is_event_stream(Some("text/event-stream")));
+        assert!(is_event_stream(Some("Text/Event-Stream; charset=utf-8")));
+        assert!(is_event_stream(Some(" text/event-stream ;x=y")));
+        assert!(!is_event_stream(Some("text/plain")));
+        assert!(!is_event_stream(Some("text/event-streams")));
+        assert!(!is_event_stream(Some("")));
+        assert!(!is_event_stream(None));
+    }
+
+    #[test]
+    fn retry_after_accepts_seconds_and_http_dates() {
+        let now = UNIX_EPOCH + Duration::from_secs(784_111_777); // Sun, 06 Nov 1994 08:49:37 GMT
+        assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:57 GMT", now),
+            Some(Duration::from_secs(20))
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-5", now), None);
+    }
+
+    #[test]
+    fn backoff_doubles_on_consecutive_failures_up_to_the_maximum() {
+        let mut p = policy(100, 1_000, 0);
+        let waits: Vec<_> = (0..6).map(|_| p.decide(failed(), 0.0)).collect();
+        let expected = [100, 200, 400, 800, 1_000, 1_000]
+            .map(|n| Decision::Reconnect { after: ms(n) });
+        assert_eq!(waits, expected);
+    }
+
+    #[test]
+    fn a_connection_that_delivered_an_event_resets_the_backoff() {
+        let mut p = policy(100, 10_000, 0);
+        p.decide(failed(), 0.0);
+        p.decide(failed(), 0.0);
+        let after_good = p.decide(Ending::StreamLost { delivered: true }, 0.0);
+        assert_eq!(after_good, Decision::Reconnect { after: ms(100) });
+        assert_eq!(p.consecutive_failures(), 0);
+    }
+
+    #[test]
+    fn a_stream_that_delivered_nothing_counts_as_a_failure() {
+        let mut p = policy(100, 10_000, 0);
+        p.decide(Ending::StreamLost { delivered: false }, 0.0);
+        let second = p.decide(Ending::StreamLost { delivered: false }, 0.0);
+        assert_eq!(second, Decision::Reconnect { after: ms(200) });
+    }
+
+    #[test]
+    fn server_retry_replaces_the_initial_delay_even_above_the_maximum() {
+        let mut p = policy(100, 1_000, 0);
+        p.set_server_retry(ms(5_000));
+        assert_eq!(p.decide(failed(), 0.99), Decision::Reconnect { after: ms(5_000) });
+        p.set_server_retry(ms(300));
+        assert_eq!(
+            p.decide(Ending::StreamLost { delivered: true }, 0.0),
+            Decision::Reconnect { after: ms(300) }
+        );
+    }
+
+    #[test]
+    fn jitter_lengthens_by_at_most_half_and_never_shortens() {
+        for jitter in [0.0, 0.25, 0.5, 0.999] {
+            let mut p = policy(1_000, 60_000, 0);
+            let Decision::Reconnect { after } = p.decide(failed(), jitter) else {
+                panic!("gave up");
+            };
+            assert!(after >= ms(1_000) && after <= ms(1_500), "{jitter}: {after:?}");
+        }
+        let mut p = policy(1_000, 60_000, 0);
+        assert_eq!(p.decide(failed(), 0.5), Decision::Reconnect { after: ms(1_250) });
+    }
+
+    #[test]
+    fn jitter_never_exceeds_the_maximum() {
+        let mut p = policy(1_000, 1_000, 0);
+        assert_eq!(p.decide(failed(), 0.99), Decision::Reconnect { after: ms(1_000) });
+    }
+
+    #[test]
+    fn retry_zero_is_raised_to_the_minimum_delay() {
+        let mut p = policy(0, 0, 0);
+        assert_eq!(
+            p.decide(Ending::StreamLost { delivered: true }, 0.0),
+            Decision::Reconnect { after: MIN_RECONNECT_DELAY }
+        );
+        p.set_server_retry(Duration::ZERO);
+        assert_eq!(p.reconnect_delay(), MIN_RECONNECT_DELAY);
+    }
+
+    #[test]
+    fn retry_after_lengthens_the_wait() {
+        let mut p = policy(100, 1_000, 0);
+        let decision = p.decide(
+            Ending::AttemptFailed {
+                retry_after: Some(Duration::from_secs(3)),
+            },
+            0.0,
+        );
+        assert_eq!(decision, Decision::Reconnect { after: ms(3_000) });
+    }
+
+    #[test]
+    fn gives_up_after_max_retries_consecutive_failures() {
+        let mut p = policy(10, 100, 3);
+        assert!(matches!(p.decide(failed(), 0.0), Decision::Reconnect { .. }));
+        assert!(matches!(p.decide(failed(), 0.0), Decision::Reconnect { .. }));
+        assert_eq!(p.decide(failed(), 0.0), Decision::GiveUp);
+    }
+
+    #[test]
+    fn a_good_connection_restarts_the_retry_count() {
+        let mut p = policy(10, 100, 2);
+        p.decide(failed(), 0.0);
+        p.decide(Ending::StreamLost { delivered: true }, 0.0);
+        assert!(matches!(p.decide(failed(), 0.0), Decision::Reconnect { .. }));
+        assert_eq!(p.decide(failed(), 0.0), Decision::GiveUp);
+    }
+
+    #[test]
+    fn fatal_endings_give_up_at_once() {
+        let mut p = policy(10, 100, 0);
+        assert_eq!(p.decide(Ending::Fatal, 0.0), Decision::GiveUp);
+    }
+
+    #[test]
+    fn huge_failure_counts_do_not_overflow() {
+        let mut p = policy(1_000, u32::MAX as u64, 0);
+        for _ in 0..100 {
+            p.decide(failed(), 0.9);
+        }
+        assert!(matches!(p.decide(failed(), 0.9), Decision::Reconnect { .. }));
+    }
+}

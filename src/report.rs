@@ -1,0 +1,158 @@
+//! What a client reports to its host: ready states, errors and owned queue messages.
+
+use std::time::Duration;
+
+use crate::parser::Event;
+use crate::text::Text;
+
+/// The browser `EventSource.readyState` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ReadyState {
+    Connecting = 0,
+    Open = 1,
+    Closed = 2,
+}
+
+impl ReadyState {
+    pub(crate) fn from_u8(value: u8) -> ReadyState {
+        match value {
+            0 => ReadyState::Connecting,
+            1 => ReadyState::Open,
+            _ => ReadyState::Closed,
+        }
+    }
+}
+
+/// Why a connection attempt or an open stream failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// DNS, TCP or TLS failure (or the request could not be sent).
+    Connect,
+    /// A status other than 200.
+    HttpStatus,
+    /// A 200 response whose MIME type is not text/event-stream.
+    ContentType,
+    /// The server closed the stream.
+    StreamEnded,
+    /// The connection broke mid-stream.
+    Io,
+    /// Nothing arrived within the read timeout.
+    ReadTimeout,
+    /// An event exceeded max_event_size.
+    EventTooLarge,
+}
+
+/// An error as the host sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientError {
+    pub kind: ErrorKind,
+    /// The HTTP status for [`ErrorKind::HttpStatus`], else 0.
+    pub http_status: u16,
+    pub message: String,
+    /// false: the client is now closed for good.
+    pub will_retry: bool,
+    /// When `will_retry`: the wait before the next attempt.
+    pub retry_delay: Duration,
+}
+
+/// An event owned by a queued message.
+///
+/// The three strings live in one allocation, each followed by a NUL byte, so that a poll-mode
+/// host can borrow them as C strings until it frees the message.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OwnedEvent {
+    buffer: Box<[u8]>,
+    type_end: usize,
+    data_end: usize,
+}
+
+impl OwnedEvent {
+    pub fn from_event(event: &Event<'_>) -> OwnedEvent {
+        let parts = [event.event_type, event.data, event.id];
+        let total = parts.iter().map(|t| t.as_bytes_with_nul().len()).sum();
+        let mut buffer = Vec::with_capacity(total);
+        buffer.extend_from_slice(event.event_type.as_bytes_with_nul());
+        let type_end = buffer.len();
+        buffer.extend_from_slice(event.data.as_bytes_with_nul());
+        let data_end = buffer.len();
+        buffer.extend_from_slice(event.id.as_bytes_with_nul());
+        OwnedEvent {
+            buffer: buffer.into_boxed_slice(),
+            type_end,
+            data_end,
+        }
+    }
+
+    /// Borrows the event back as the parser's view type.
+    pub fn as_event(&self) -> Event<'_> {
+        Event {
+            event_type: Text::from_validated(&self.buffer[..self.type_end]),
+            data: Text::from_validated(&self.buffer[self.type_end..self.data_end]),
+            id: Text::from_validated(&self.buffer[self.data_end..]),
+        }
+    }
+}
+
+impl std::fmt::Debug for OwnedEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.as_event().fmt(f)
+    }
+}
+
+/// One item of the poll-mode queue; the owned twin of each callback.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Message {
+    Open { http_status: u16 },
+    Event(OwnedEvent),
+    /// The comment text, NUL-terminated (the terminator is not part of the comment).
+    Comment(Box<[u8]>),
+    Error(ClientError),
+    State(ReadyState),
+}
+
+impl Message {
+    /// Builds a comment message from a parser view.
+    pub fn comment(text: Text<'_>) -> Message {
+        Message::Comment(text.as_bytes_with_nul().into())
+    }
+
+    /// For `Message::Comment`: the text.
+    pub fn comment_text(&self) -> Option<Text<'_>> {
+        match self {
+            Message::Comment(bytes) => Some(Text::from_validated(bytes)),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owned_event_round_trips_all_three_strings() {
+        let event = Event {
+            event_type: Text::from_bytes_with_nul(b"tick\0"),
+            data: Text::from_bytes_with_nul(b"a\0b\0"),
+            id: Text::from_bytes_with_nul(b"7\0"),
+        };
+        let owned = OwnedEvent::from_event(&event);
+        let back = owned.as_event();
+        assert_eq!(back.event_type, "tick");
+        assert_eq!(back.data, "a\0b");
+        assert_eq!(back.id, "7");
+        assert_eq!(back.id.as_bytes_with_nul(), b"7\0");
+    }
+
+    #[test]
+    fn owned_event_keeps_empty_id() {
+        let event = Event {
+            event_type: Text::from_bytes_with_nul(b"message\0"),
+            data: Text::from_bytes_with_nul(b"x\0"),
+            id: Text::EMPTY,
+        };
+        let owned = OwnedEvent::from_event(&event);
+        assert_eq!(owned.as_event().id, "");
+    }
+}

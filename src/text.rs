@@ -1,0 +1,109 @@
+//! [`Text`]: a borrowed UTF-8 string that is also NUL-terminated in memory, so that the same
+//! bytes can be handed to Rust (`&str`) and to C (`const char *` + length) without a copy.
+
+/// A borrowed view of valid UTF-8 followed by one NUL byte.
+///
+/// The string itself may contain NUL bytes (event data can); the terminator is there so that
+/// C hosts that ignore the length still see a terminated string.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Text<'a> {
+    with_nul: &'a [u8],
+}
+
+impl<'a> Text<'a> {
+    /// The empty text, `""`.
+    pub const EMPTY: Text<'static> = Text { with_nul: b"\0" };
+
+    /// Views `bytes`, which must be valid UTF-8 followed by exactly one trailing NUL.
+    ///
+    /// Panics when the invariant does not hold: a caller that builds the buffer knows it.
+    pub fn from_bytes_with_nul(with_nul: &'a [u8]) -> Text<'a> {
+        match with_nul.split_last() {
+            Some((0, text)) => {
+                assert!(std::str::from_utf8(text).is_ok(), "Text must be UTF-8");
+                Text { with_nul }
+            }
+            _ => panic!("Text must end with a NUL byte"),
+        }
+    }
+
+    /// Views `bytes` whose UTF-8 validity the caller has just established.
+    ///
+    /// Debug builds re-check; release builds trust the caller, because the parser validates
+    /// each event once and checking twice would double the cost on the hot path.
+    pub(crate) fn from_validated(with_nul: &'a [u8]) -> Text<'a> {
+        debug_assert!(matches!(with_nul.last(), Some(0)));
+        debug_assert!(std::str::from_utf8(&with_nul[..with_nul.len() - 1]).is_ok());
+        Text { with_nul }
+    }
+
+    /// The string, without the terminator.
+    pub fn as_str(&self) -> &'a str {
+        let text = &self.with_nul[..self.with_nul.len() - 1];
+        // SAFETY: every constructor establishes that these bytes are UTF-8.
+        unsafe { std::str::from_utf8_unchecked(text) }
+    }
+
+    /// The bytes including the trailing NUL.
+    pub fn as_bytes_with_nul(&self) -> &'a [u8] {
+        self.with_nul
+    }
+
+    /// Length in bytes, without the terminator.
+    pub fn len(&self) -> usize {
+        self.with_nul.len() - 1
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl std::fmt::Debug for Text<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl PartialEq<str> for Text<'_> {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Text<'_> {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn views_text_without_the_terminator() {
+        let text = Text::from_bytes_with_nul(b"abc\0");
+        assert_eq!(text.as_str(), "abc");
+        assert_eq!(text.len(), 3);
+        assert_eq!(text.as_bytes_with_nul(), b"abc\0");
+    }
+
+    #[test]
+    fn keeps_interior_nul_bytes() {
+        let text = Text::from_bytes_with_nul(b"a\0b\0");
+        assert_eq!(text.as_str(), "a\0b");
+    }
+
+    #[test]
+    #[should_panic]
+    fn rejects_a_buffer_without_terminator() {
+        Text::from_bytes_with_nul(b"abc");
+    }
+
+    #[test]
+    #[should_panic]
+    fn rejects_invalid_utf8() {
+        Text::from_bytes_with_nul(b"\xff\0");
+    }
+}

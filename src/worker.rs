@@ -1,0 +1,282 @@
+//! The worker thread: connect, read, feed the parser, deliver, wait, reconnect; stop when
+//! the host closes the client or the policy gives up.
+
+use std::io::Read;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+
+use crate::config::Config;
+use crate::connection::{self, AttemptFailure, OpenStream};
+use crate::delivery::Deliverer;
+use crate::parser::{Event, Parser, Sink, TooLarge};
+use crate::policy::{Decision, Ending, Policy, RetrySettings};
+use crate::report::{ClientError, ErrorKind, ReadyState};
+use crate::shared::Shared;
+use crate::text::Text;
+
+/// Large enough that a 1 MiB event arrives in few reads, small enough for many clients.
+const READ_BUFFER_SIZE: usize = 64 * 1024;
+
+pub(crate) struct Worker {
+    config: Config,
+    shared: Arc<Shared>,
+    deliverer: Deliverer,
+    stop: Receiver<()>,
+    parser: Parser,
+    policy: Policy,
+    jitter: Jitter,
+    read_buffer: Vec<u8>,
+    /// The last event ID as last published to `shared`, compared without a lock.
+    published_id: String,
+}
+
+impl Worker {
+    pub fn new(
+        config: Config,
+        shared: Arc<Shared>,
+        deliverer: Deliverer,
+        stop: Receiver<()>,
+    ) -> Worker {
+        let config_last_event_id = config.last_event_id.clone();
+        let mut parser = Parser::new(config.max_event_size);
+        parser.set_last_event_id(&config.last_event_id);
+        let policy = Policy::new(RetrySettings {
+            initial_delay: config.initial_delay,
+            max_delay: config.max_delay,
+            max_retries: config.max_retries,
+        });
+        Worker {
+            config,
+            shared,
+            deliverer,
+            stop,
+            parser,
+            policy,
+            jitter: Jitter::seeded(),
+            read_buffer: Vec::new(),
+            published_id: config_last_event_id,
+        }
+    }
+
+    pub fn run(mut self) {
+        self.shared.gate.enter_worker();
+        while let Some(failure) = self.attempt() {
+            if self.closed() {
+                return;
+            }
+            match self.policy.decide(failure.ending, self.jitter.next()) {
+                Decision::Reconnect { after } => {
+                    let was_open = self.shared.set_ready_state(ReadyState::Connecting);
+                    self.report(failure, Some(after));
+                    if was_open {
+                        self.deliverer.state(ReadyState::Connecting);
+                    }
+                    log::debug!("reconnecting to {} in {after:?}", self.config.url);
+                    if !self.sleep(after) {
+                        return;
+                    }
+                }
+                Decision::GiveUp => {
+                    self.shared.set_ready_state(ReadyState::Closed);
+                    self.report(failure, None);
+                    self.deliverer.state(ReadyState::Closed);
+                    log::info!("gave up on {}", self.config.url);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn closed(&self) -> bool {
+        self.shared.gate.is_closed()
+    }
+
+    /// One connection attempt and, if it opens, the whole stream. `None`: closed by the host.
+    fn attempt(&mut self) -> Option<AttemptFailure> {
+        log::debug!("connecting to {}", self.config.url);
+        let opened = connection::open(
+            self.shared.agent(),
+            &self.config,
+            self.parser.last_event_id(),
+        );
+        if self.closed() {
+            return None;
+        }
+        match opened {
+            Ok(stream) => self.read_stream(stream),
+            Err(failure) => Some(failure),
+        }
+    }
+
+    fn read_stream(&mut self, mut stream: OpenStream) -> Option<AttemptFailure> {
+        self.shared.set_ready_state(ReadyState::Open);
+        self.deliverer.open(stream.http_status);
+        self.deliverer.state(ReadyState::Open);
+        log::info!("stream open: {}", self.config.url);
+        self.parser.reset_stream();
+        if self.read_buffer.is_empty() {
+            self.read_buffer = vec![0; READ_BUFFER_SIZE];
+        }
+        let mut sink = WorkerSink {
+            deliverer: &mut self.deliverer,
+            policy: &mut self.policy,
+            shared: &self.shared,
+            published_id: &mut self.published_id,
+            delivered: false,
+        };
+        let (kind, message) = loop {
+            match stream.body.read(&mut self.read_buffer) {
+                Ok(0) => {
+                    break (ErrorKind::StreamEnded, format!("{} closed the stream", self.config.url))
+                }
+                Ok(n) => {
+                    let fed = self.parser.feed(&self.read_buffer[..n], &mut sink);
+                    sink.sync_last_event_id(self.parser.last_event_id());
+                    if let Err(TooLarge { limit }) = fed {
+                        break (
+                            ErrorKind::EventTooLarge,
+                            format!("an event from {} exceeded max_event_size ({limit} bytes); connection dropped", self.config.url),
+                        );
+                    }
+                    if self.shared.gate.is_closed() {
+                        return None;
+                    }
+                }
+                Err(error) if self.shared.gate.is_closed() => {
+                    log::trace!("read ended by close: {error}");
+                    return None;
+                }
+                Err(error) => break classify_read_error(error, &self.config),
+            }
+        };
+        Some(AttemptFailure {
+            kind,
+            http_status: 0,
+            message,
+            ending: Ending::StreamLost {
+                delivered: sink.delivered,
+            },
+        })
+    }
+
+    fn report(&mut self, failure: AttemptFailure, retry_in: Option<Duration>) {
+        let error = ClientError {
+            kind: failure.kind,
+            http_status: failure.http_status,
+            message: failure.message,
+            will_retry: retry_in.is_some(),
+            retry_delay: retry_in.unwrap_or_default(),
+        };
+        match error.will_retry {
+            true => log::warn!("{} (retrying in {:?})", error.message, error.retry_delay),
+            false => log::error!("{}", error.message),
+        }
+        self.deliverer.error(&error);
+    }
+
+    /// Waits `duration`; false when the host closed the client meanwhile.
+    fn sleep(&self, duration: Duration) -> bool {
+        matches!(
+            self.stop.recv_timeout(duration),
+            Err(RecvTimeoutError::Timeout)
+        )
+    }
+}
+
+fn classify_read_error(error: std::io::Error, config: &Config) -> (ErrorKind, String) {
+    match ureq::Error::from(error) {
+        ureq::Error::Timeout(_) => (
+            ErrorKind::ReadTimeout,
+            format!(
+                "nothing arrived from {} for {} ms (read timeout)",
+                config.url,
+                config.read_timeout.unwrap_or_default().as_millis()
+            ),
+        ),
+        other => (
+            ErrorKind::Io,
+            format!("connection to {} broke: {other}", config.url),
+        ),
+    }
+}
+
+/// The parser's sink on the worker: delivers, and keeps the policy and the shared last
+/// event ID up to date.
+struct WorkerSink<'a> {
+    deliverer: &'a mut Deliverer,
+    policy: &'a mut Policy,
+    shared: &'a Shared,
+    published_id: &'a mut String,
+    /// Whether this connection dispatched an event (resets the backoff).
+    delivered: bool,
+}
+
+impl WorkerSink<'_> {
+    /// Publishes the parser's last event ID for `sse_client_last_event_id`, only when it
+    /// changed, so an event stream without ids takes no lock.
+    fn sync_last_event_id(&mut self, id: &str) {
+        if self.published_id != id {
+            self.published_id.clear();
+            self.published_id.push_str(id);
+            self.shared.set_last_event_id(id);
+        }
+    }
+}
+
+impl Sink for WorkerSink<'_> {
+    fn event(&mut self, event: &Event<'_>) {
+        self.delivered = true;
+        self.sync_last_event_id(event.id.as_str());
+        self.deliverer.event(event);
+    }
+
+    fn comment(&mut self, text: Text<'_>) {
+        self.deliverer.comment(text);
+    }
+
+    fn retry(&mut self, millis: u64) {
+        self.policy.set_server_retry(Duration::from_millis(millis));
+    }
+}
+
+/// A small xorshift generator for backoff jitter: unpredictable enough to spread a herd
+/// of clients, no dependency, no lock.
+struct Jitter(u64);
+
+impl Jitter {
+    fn seeded() -> Jitter {
+        let time = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        let local = 0u8;
+        let address = &local as *const u8 as u64;
+        Jitter((time ^ address.rotate_left(32)) | 1)
+    }
+
+    /// A number in [0, 1).
+    fn next(&mut self) -> f64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        (x >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_in_the_unit_interval() {
+        let mut jitter = Jitter::seeded();
+        for _ in 0..10_000 {
+            let j = jitter.next();
+            assert!((0.0..1.0).contains(&j), "{j}");
+        }
+    }
+}
