@@ -29,12 +29,6 @@
 #include <stdint.h>
 
 
-#define DEFAULT_MAX_EVENT_SIZE ((16 * 1024) * 1024)
-
-#define DEFAULT_QUEUE_CAPACITY 1024
-
-#define DEFAULT_MAX_REDIRECTS 10
-
 // The result of every fallible function.
 typedef enum sse_result {
   SSE_OK = 0,

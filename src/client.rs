@@ -43,7 +43,8 @@ impl Client {
         config: &Config,
         make_delivery: impl FnOnce(
             crossbeam_channel::Receiver<()>,
-        ) -> std::io::Result<(Box<dyn Handler>, Option<QueueReceiver>)>,
+        )
+            -> std::io::Result<(Box<dyn Handler>, Option<QueueReceiver>)>,
     ) -> std::io::Result<Client> {
         let (shared, stop) = Shared::new(connection::agent(config), &config.last_event_id);
         let shared = Arc::new(shared);

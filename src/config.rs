@@ -237,7 +237,14 @@ mod tests {
 
     #[test]
     fn refuses_other_schemes_relative_and_garbage_urls() {
-        for url in ["ftp://x/", "ws://x/", "/events", "", "http://", "http://exa mple.com/"] {
+        for url in [
+            "ftp://x/",
+            "ws://x/",
+            "/events",
+            "",
+            "http://",
+            "http://exa mple.com/",
+        ] {
             assert!(
                 matches!(Config::new(url), Err(ConfigError::InvalidUrl(_))),
                 "{url:?} should be refused"
@@ -258,7 +265,10 @@ mod tests {
             ("X:A", "1"),
         ] {
             assert!(
-                matches!(config.set_header(name, value), Err(ConfigError::InvalidArgument(_))),
+                matches!(
+                    config.set_header(name, value),
+                    Err(ConfigError::InvalidArgument(_))
+                ),
                 "{name:?}: {value:?} should be refused"
             );
         }

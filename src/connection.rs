@@ -59,12 +59,21 @@ pub(crate) fn open(
     judge(response, config)
 }
 
-fn send(agent: &Agent, config: &Config, last_event_id: &str) -> Result<Response<Body>, ureq::Error> {
+fn send(
+    agent: &Agent,
+    config: &Config,
+    last_event_id: &str,
+) -> Result<Response<Body>, ureq::Error> {
     let mut builder = Request::builder()
         .method(config.method.clone())
         .uri(config.url.clone());
-    let headers = builder.headers_mut().expect("method and URI were validated");
-    headers.insert(header::ACCEPT, HeaderValue::from_static("text/event-stream"));
+    let headers = builder
+        .headers_mut()
+        .expect("method and URI were validated");
+    headers.insert(
+        header::ACCEPT,
+        HeaderValue::from_static("text/event-stream"),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     for (name, value) in &config.headers {
         headers.insert(name.clone(), value.clone());
@@ -75,7 +84,9 @@ fn send(agent: &Agent, config: &Config, last_event_id: &str) -> Result<Response<
                 headers.insert("last-event-id", value);
             }
             // An ID with control characters cannot travel in a header; say so and go on.
-            Err(_) => log::warn!("last event ID {last_event_id:?} is not a valid header value; not sent"),
+            Err(_) => {
+                log::warn!("last event ID {last_event_id:?} is not a valid header value; not sent")
+            }
         }
     }
     if config.body.is_empty() {
@@ -125,7 +136,9 @@ fn judge(response: Response<Body>, config: &Config) -> Result<OpenStream, Attemp
             message: format!(
                 "{} answered with Content-Type {}, not text/event-stream",
                 config.url,
-                content_type.as_deref().map_or("(none)".to_owned(), |t| format!("{t:?}"))
+                content_type
+                    .as_deref()
+                    .map_or("(none)".to_owned(), |t| format!("{t:?}"))
             ),
             ending: Ending::Fatal,
         });

@@ -63,6 +63,8 @@ mod tests {
         log::error!("after unset");
         let seen = seen.lock().unwrap();
         assert!(seen.contains(&"INFO: kept 1".to_owned()), "{seen:?}");
-        assert!(!seen.iter().any(|s| s.contains("too verbose") || s.contains("after unset")));
+        assert!(!seen
+            .iter()
+            .any(|s| s.contains("too verbose") || s.contains("after unset")));
     }
 }

@@ -237,7 +237,10 @@ mod tests {
     #[test]
     fn retry_after_accepts_seconds_and_http_dates() {
         let now = UNIX_EPOCH + Duration::from_secs(784_111_777); // Sun, 06 Nov 1994 08:49:37 GMT
-        assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
         assert_eq!(
             parse_retry_after("Sun, 06 Nov 1994 08:49:57 GMT", now),
             Some(Duration::from_secs(20))
@@ -254,8 +257,8 @@ mod tests {
     fn backoff_doubles_on_consecutive_failures_up_to_the_maximum() {
         let mut p = policy(100, 1_000, 0);
         let waits: Vec<_> = (0..6).map(|_| p.decide(failed(), 0.0)).collect();
-        let expected = [100, 200, 400, 800, 1_000, 1_000]
-            .map(|n| Decision::Reconnect { after: ms(n) });
+        let expected =
+            [100, 200, 400, 800, 1_000, 1_000].map(|n| Decision::Reconnect { after: ms(n) });
         assert_eq!(waits, expected);
     }
 
@@ -281,7 +284,10 @@ mod tests {
     fn server_retry_replaces_the_initial_delay_even_above_the_maximum() {
         let mut p = policy(100, 1_000, 0);
         p.set_server_retry(ms(5_000));
-        assert_eq!(p.decide(failed(), 0.99), Decision::Reconnect { after: ms(5_000) });
+        assert_eq!(
+            p.decide(failed(), 0.99),
+            Decision::Reconnect { after: ms(5_000) }
+        );
         p.set_server_retry(ms(300));
         assert_eq!(
             p.decide(Ending::StreamLost { delivered: true }, 0.0),
@@ -296,16 +302,25 @@ mod tests {
             let Decision::Reconnect { after } = p.decide(failed(), jitter) else {
                 panic!("gave up");
             };
-            assert!(after >= ms(1_000) && after <= ms(1_500), "{jitter}: {after:?}");
+            assert!(
+                after >= ms(1_000) && after <= ms(1_500),
+                "{jitter}: {after:?}"
+            );
         }
         let mut p = policy(1_000, 60_000, 0);
-        assert_eq!(p.decide(failed(), 0.5), Decision::Reconnect { after: ms(1_250) });
+        assert_eq!(
+            p.decide(failed(), 0.5),
+            Decision::Reconnect { after: ms(1_250) }
+        );
     }
 
     #[test]
     fn jitter_never_exceeds_the_maximum() {
         let mut p = policy(1_000, 1_000, 0);
-        assert_eq!(p.decide(failed(), 0.99), Decision::Reconnect { after: ms(1_000) });
+        assert_eq!(
+            p.decide(failed(), 0.99),
+            Decision::Reconnect { after: ms(1_000) }
+        );
     }
 
     #[test]
@@ -313,7 +328,9 @@ mod tests {
         let mut p = policy(0, 0, 0);
         assert_eq!(
             p.decide(Ending::StreamLost { delivered: true }, 0.0),
-            Decision::Reconnect { after: MIN_RECONNECT_DELAY }
+            Decision::Reconnect {
+                after: MIN_RECONNECT_DELAY
+            }
         );
         p.set_server_retry(Duration::ZERO);
         assert_eq!(p.reconnect_delay(), MIN_RECONNECT_DELAY);
@@ -334,8 +351,14 @@ mod tests {
     #[test]
     fn gives_up_after_max_retries_consecutive_failures() {
         let mut p = policy(10, 100, 3);
-        assert!(matches!(p.decide(failed(), 0.0), Decision::Reconnect { .. }));
-        assert!(matches!(p.decide(failed(), 0.0), Decision::Reconnect { .. }));
+        assert!(matches!(
+            p.decide(failed(), 0.0),
+            Decision::Reconnect { .. }
+        ));
+        assert!(matches!(
+            p.decide(failed(), 0.0),
+            Decision::Reconnect { .. }
+        ));
         assert_eq!(p.decide(failed(), 0.0), Decision::GiveUp);
     }
 
@@ -344,7 +367,10 @@ mod tests {
         let mut p = policy(10, 100, 2);
         p.decide(failed(), 0.0);
         p.decide(Ending::StreamLost { delivered: true }, 0.0);
-        assert!(matches!(p.decide(failed(), 0.0), Decision::Reconnect { .. }));
+        assert!(matches!(
+            p.decide(failed(), 0.0),
+            Decision::Reconnect { .. }
+        ));
         assert_eq!(p.decide(failed(), 0.0), Decision::GiveUp);
     }
 
@@ -360,6 +386,9 @@ mod tests {
         for _ in 0..100 {
             p.decide(failed(), 0.9);
         }
-        assert!(matches!(p.decide(failed(), 0.9), Decision::Reconnect { .. }));
+        assert!(matches!(
+            p.decide(failed(), 0.9),
+            Decision::Reconnect { .. }
+        ));
     }
 }

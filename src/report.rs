@@ -103,7 +103,9 @@ impl std::fmt::Debug for OwnedEvent {
 /// One item of the poll-mode queue; the owned twin of each callback.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Message {
-    Open { http_status: u16 },
+    Open {
+        http_status: u16,
+    },
     Event(OwnedEvent),
     /// The comment text, NUL-terminated (the terminator is not part of the comment).
     Comment(Box<[u8]>),

@@ -60,8 +60,34 @@ impl Worker {
         }
     }
 
+    /// The thread's body. A panic (a bug) must not leave the host waiting forever for a
+    /// client that silently died: it is reported as a final error, then CLOSED.
     pub fn run(mut self) {
         self.shared.gate.enter_worker();
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run_loop()));
+        if let Err(payload) = outcome {
+            let detail = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            log::error!("sse_client worker panicked: {detail}");
+            if self.closed() {
+                return;
+            }
+            self.shared.set_ready_state(ReadyState::Closed);
+            let failure = AttemptFailure {
+                kind: ErrorKind::Io,
+                http_status: 0,
+                message: format!("internal error, client closed (please report it): {detail}"),
+                ending: Ending::Fatal,
+            };
+            self.report(failure, None);
+            self.deliverer.state(ReadyState::Closed);
+        }
+    }
+
+    fn run_loop(&mut self) {
         while let Some(failure) = self.attempt() {
             if self.closed() {
                 return;
@@ -129,7 +155,10 @@ impl Worker {
         let (kind, message) = loop {
             match stream.body.read(&mut self.read_buffer) {
                 Ok(0) => {
-                    break (ErrorKind::StreamEnded, format!("{} closed the stream", self.config.url))
+                    break (
+                        ErrorKind::StreamEnded,
+                        format!("{} closed the stream", self.config.url),
+                    )
                 }
                 Ok(n) => {
                     let fed = self.parser.feed(&self.read_buffer[..n], &mut sink);

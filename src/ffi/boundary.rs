@@ -56,6 +56,8 @@ macro_rules! ffi_boundary {
 macro_rules! ffi_result {
     ($body:block) => {
         ffi_boundary!($crate::ffi::sse_result::SSE_ERROR_PANIC, {
+            // The closure gives `?` in the body somewhere to return to.
+            #[allow(clippy::redundant_closure_call)]
             let result: Result<(), $crate::ffi::sse_result> = (|| $body)();
             match result {
                 Ok(()) => $crate::ffi::sse_result::SSE_OK,
@@ -96,7 +98,10 @@ pub(crate) unsafe fn try_str<'a>(ptr: *const c_char, what: &str) -> Result<&'a s
     std::str::from_utf8(bytes).map_err(|e| {
         fail(
             sse_result::SSE_ERROR_INVALID_ARGUMENT,
-            format!("{what} is not valid UTF-8 (invalid byte at offset {})", e.valid_up_to()),
+            format!(
+                "{what} is not valid UTF-8 (invalid byte at offset {})",
+                e.valid_up_to()
+            ),
         )
     })
 }
@@ -145,5 +150,8 @@ pub(crate) fn check_out<T>(out: *mut T, what: &str) -> Result<(), sse_result> {
 }
 
 fn null_argument(what: &str) -> sse_result {
-    fail(sse_result::SSE_ERROR_NULL_ARGUMENT, format!("{what} is NULL"))
+    fail(
+        sse_result::SSE_ERROR_NULL_ARGUMENT,
+        format!("{what} is NULL"),
+    )
 }

@@ -36,7 +36,8 @@ pub struct sse_callbacks {
     pub on_event: Option<unsafe extern "C" fn(userdata: *mut c_void, event: *const sse_event)>,
     /// Comment lines (heartbeats): the text after the colon, one leading space removed;
     /// borrowed until the callback returns (also NUL-terminated).
-    pub on_comment: Option<unsafe extern "C" fn(userdata: *mut c_void, text: *const c_char, len: usize)>,
+    pub on_comment:
+        Option<unsafe extern "C" fn(userdata: *mut c_void, text: *const c_char, len: usize)>,
     /// Each error; `error` is borrowed until the callback returns. will_retry = false means
     /// the client has closed for good (an on_state CLOSED follows).
     pub on_error: Option<unsafe extern "C" fn(userdata: *mut c_void, error: *const sse_error)>,
@@ -70,7 +71,13 @@ impl Handler for CallbackHandler {
     fn on_comment(&mut self, text: Text<'_>) {
         if let Some(on_comment) = self.0.on_comment {
             // SAFETY: `text` is NUL-terminated and alive until the call returns.
-            unsafe { on_comment(self.0.userdata, text.as_bytes_with_nul().as_ptr().cast(), text.len()) }
+            unsafe {
+                on_comment(
+                    self.0.userdata,
+                    text.as_bytes_with_nul().as_ptr().cast(),
+                    text.len(),
+                )
+            }
         }
     }
 
@@ -120,7 +127,10 @@ pub unsafe extern "C" fn sse_client_open(
             None => Client::open_polled(config),
         };
         let client = opened.map_err(|e| {
-            fail(sse_result::SSE_ERROR_RESOURCE, format!("cannot start the client: {e}"))
+            fail(
+                sse_result::SSE_ERROR_RESOURCE,
+                format!("cannot start the client: {e}"),
+            )
         })?;
         let client = Box::into_raw(Box::new(sse_client { inner: client }));
         // SAFETY: checked non-NULL, writable as promised.
@@ -152,7 +162,11 @@ pub unsafe extern "C" fn sse_client_ready_state(client: *const sse_client) -> ss
 /// # Safety
 /// `client` NULL or live; `buf` NULL (with `buf_len` 0) or `buf_len` writable bytes.
 #[no_mangle]
-pub unsafe extern "C" fn sse_client_last_event_id(client: *const sse_client, buf: *mut c_char, buf_len: usize) -> usize {
+pub unsafe extern "C" fn sse_client_last_event_id(
+    client: *const sse_client,
+    buf: *mut c_char,
+    buf_len: usize,
+) -> usize {
     ffi_boundary!(0, {
         // SAFETY: as promised by the caller.
         let Some(client) = (unsafe { client.as_ref() }) else {
@@ -219,7 +233,11 @@ pub unsafe extern "C" fn sse_client_free(client: *mut sse_client) {
 /// # Safety
 /// `client` NULL or live; `out` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn sse_client_poll(client: *mut sse_client, timeout_ms: i32, out: *mut *mut sse_message) -> sse_result {
+pub unsafe extern "C" fn sse_client_poll(
+    client: *mut sse_client,
+    timeout_ms: i32,
+    out: *mut *mut sse_message,
+) -> sse_result {
     ffi_result!({
         // SAFETY: as promised by the caller.
         let client = unsafe { try_ref(client, "client") }?;
@@ -227,7 +245,10 @@ pub unsafe extern "C" fn sse_client_poll(client: *mut sse_client, timeout_ms: i3
         let timeout = u64::try_from(timeout_ms).ok().map(Duration::from_millis);
         let message = client.inner.poll(timeout).map_err(|e| match e {
             PollError::Timeout => fail(sse_result::SSE_ERROR_TIMEOUT, "no message arrived in time"),
-            PollError::Closed => fail(sse_result::SSE_ERROR_CLOSED, "the client is closed and its queue is drained"),
+            PollError::Closed => fail(
+                sse_result::SSE_ERROR_CLOSED,
+                "the client is closed and its queue is drained",
+            ),
             PollError::WrongMode => fail(
                 sse_result::SSE_ERROR_WRONG_MODE,
                 "this client delivers through callbacks; open it with callbacks == NULL to poll",
@@ -250,9 +271,8 @@ pub unsafe extern "C" fn sse_client_poll(client: *mut sse_client, timeout_ms: i3
 pub unsafe extern "C" fn sse_client_wakeup_fd(client: *const sse_client) -> i32 {
     ffi_boundary!(-1, {
         // SAFETY: as promised by the caller.
-        match unsafe { client.as_ref() }.and_then(|c| c.inner.wakeup_fd()) {
-            Some(fd) => fd,
-            None => -1,
-        }
+        unsafe { client.as_ref() }
+            .and_then(|c| c.inner.wakeup_fd())
+            .unwrap_or(-1)
     })
 }

@@ -41,7 +41,10 @@ fn config_failure(error: ConfigError) -> sse_result {
 /// # Safety
 /// `url` must be NULL or a NUL-terminated string; `out` NULL or valid for writing.
 #[no_mangle]
-pub unsafe extern "C" fn sse_config_new(url: *const c_char, out: *mut *mut sse_config) -> sse_result {
+pub unsafe extern "C" fn sse_config_new(
+    url: *const c_char,
+    out: *mut *mut sse_config,
+) -> sse_result {
     ffi_result!({
         // SAFETY: as promised by the caller (see # Safety).
         let url = unsafe { try_str(url, "url") }?;
@@ -114,7 +117,10 @@ pub unsafe extern "C" fn sse_config_set_header(
 /// # Safety
 /// `config` NULL or live; `method` NULL or a NUL-terminated string.
 #[no_mangle]
-pub unsafe extern "C" fn sse_config_set_method(config: *mut sse_config, method: *const c_char) -> sse_result {
+pub unsafe extern "C" fn sse_config_set_method(
+    config: *mut sse_config,
+    method: *const c_char,
+) -> sse_result {
     ffi_result!({
         // SAFETY: as promised by the caller.
         let method = unsafe { try_str(method, "method") }?;
@@ -131,7 +137,11 @@ pub unsafe extern "C" fn sse_config_set_method(config: *mut sse_config, method: 
 /// # Safety
 /// `config` NULL or live; `body` NULL or `len` readable bytes.
 #[no_mangle]
-pub unsafe extern "C" fn sse_config_set_body(config: *mut sse_config, body: *const u8, len: usize) -> sse_result {
+pub unsafe extern "C" fn sse_config_set_body(
+    config: *mut sse_config,
+    body: *const u8,
+    len: usize,
+) -> sse_result {
     ffi_result!({
         // SAFETY: as promised by the caller.
         let body = unsafe { try_bytes(body, len, "body") }?;
@@ -154,7 +164,10 @@ pub unsafe extern "C" fn sse_config_set_body(config: *mut sse_config, body: *con
 /// # Safety
 /// `config` NULL or live; `id` NULL or a NUL-terminated string.
 #[no_mangle]
-pub unsafe extern "C" fn sse_config_set_last_event_id(config: *mut sse_config, id: *const c_char) -> sse_result {
+pub unsafe extern "C" fn sse_config_set_last_event_id(
+    config: *mut sse_config,
+    id: *const c_char,
+) -> sse_result {
     ffi_result!({
         // SAFETY: as promised by the caller.
         let id = unsafe { try_str(id, "id") }?;
@@ -191,7 +204,10 @@ pub unsafe extern "C" fn sse_config_set_reconnect_delay(
 /// # Safety
 /// `config` NULL or live.
 #[no_mangle]
-pub unsafe extern "C" fn sse_config_set_max_retries(config: *mut sse_config, retries: u32) -> sse_result {
+pub unsafe extern "C" fn sse_config_set_max_retries(
+    config: *mut sse_config,
+    retries: u32,
+) -> sse_result {
     ffi_result!({
         // SAFETY: as promised by the caller.
         unsafe {
@@ -209,7 +225,10 @@ pub unsafe extern "C" fn sse_config_set_max_retries(config: *mut sse_config, ret
 /// # Safety
 /// `config` NULL or live.
 #[no_mangle]
-pub unsafe extern "C" fn sse_config_set_connect_timeout(config: *mut sse_config, ms: u32) -> sse_result {
+pub unsafe extern "C" fn sse_config_set_connect_timeout(
+    config: *mut sse_config,
+    ms: u32,
+) -> sse_result {
     ffi_result!({
         // SAFETY: as promised by the caller.
         unsafe {
@@ -227,7 +246,10 @@ pub unsafe extern "C" fn sse_config_set_connect_timeout(config: *mut sse_config,
 /// # Safety
 /// `config` NULL or live.
 #[no_mangle]
-pub unsafe extern "C" fn sse_config_set_read_timeout(config: *mut sse_config, ms: u32) -> sse_result {
+pub unsafe extern "C" fn sse_config_set_read_timeout(
+    config: *mut sse_config,
+    ms: u32,
+) -> sse_result {
     ffi_result!({
         // SAFETY: as promised by the caller.
         unsafe {
@@ -247,7 +269,10 @@ pub unsafe extern "C" fn sse_config_set_read_timeout(config: *mut sse_config, ms
 /// # Safety
 /// `config` NULL or live.
 #[no_mangle]
-pub unsafe extern "C" fn sse_config_set_max_event_size(config: *mut sse_config, bytes: usize) -> sse_result {
+pub unsafe extern "C" fn sse_config_set_max_event_size(
+    config: *mut sse_config,
+    bytes: usize,
+) -> sse_result {
     ffi_result!({
         // SAFETY: as promised by the caller.
         unsafe {
@@ -265,7 +290,10 @@ pub unsafe extern "C" fn sse_config_set_max_event_size(config: *mut sse_config, 
 /// # Safety
 /// `config` NULL or live.
 #[no_mangle]
-pub unsafe extern "C" fn sse_config_set_queue_capacity(config: *mut sse_config, messages: usize) -> sse_result {
+pub unsafe extern "C" fn sse_config_set_queue_capacity(
+    config: *mut sse_config,
+    messages: usize,
+) -> sse_result {
     ffi_result!({
         // SAFETY: as promised by the caller.
         unsafe { with_config(config, |c| c.set_queue_capacity(messages)) }
@@ -279,7 +307,10 @@ pub unsafe extern "C" fn sse_config_set_queue_capacity(config: *mut sse_config, 
 /// # Safety
 /// `config` NULL or live.
 #[no_mangle]
-pub unsafe extern "C" fn sse_config_set_max_redirects(config: *mut sse_config, redirects: u32) -> sse_result {
+pub unsafe extern "C" fn sse_config_set_max_redirects(
+    config: *mut sse_config,
+    redirects: u32,
+) -> sse_result {
     ffi_result!({
         // SAFETY: as promised by the caller.
         unsafe {

@@ -41,7 +41,8 @@ fn level_filter(level: sse_log_level) -> LevelFilter {
 
 /// The host's log function and its userdata.
 struct HostLogger {
-    callback: unsafe extern "C" fn(userdata: *mut c_void, level: sse_log_level, message: *const c_char),
+    callback:
+        unsafe extern "C" fn(userdata: *mut c_void, level: sse_log_level, message: *const c_char),
     userdata: *mut c_void,
 }
 
@@ -68,7 +69,9 @@ unsafe impl Sync for HostLogger {}
 /// `callback` NULL or a function safe to call from any thread with `userdata`.
 #[no_mangle]
 pub unsafe extern "C" fn sse_set_log_callback(
-    callback: Option<unsafe extern "C" fn(userdata: *mut c_void, level: sse_log_level, message: *const c_char)>,
+    callback: Option<
+        unsafe extern "C" fn(userdata: *mut c_void, level: sse_log_level, message: *const c_char),
+    >,
     userdata: *mut c_void,
     max_level: sse_log_level,
 ) {

@@ -148,7 +148,10 @@ pub unsafe extern "C" fn sse_message_http_status(message: *const sse_message) ->
 /// # Safety
 /// `message` must be NULL or a live message; `len` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn sse_message_comment(message: *const sse_message, len: *mut usize) -> *const c_char {
+pub unsafe extern "C" fn sse_message_comment(
+    message: *const sse_message,
+    len: *mut usize,
+) -> *const c_char {
     ffi_boundary!(std::ptr::null(), {
         // SAFETY: as promised by the caller.
         let text = unsafe { message_ref(message) }.and_then(|m| m.message.comment_text());
