@@ -10,10 +10,15 @@ use std::sync::Mutex;
 /// The fd is written only on the 0 -> 1 transition and read only on 1 -> 0, so a burst
 /// of events costs two syscalls, not two per event. The count and the fd change together
 /// under one lock, which keeps "readable" and "non-empty" from drifting apart.
+///
+/// The count is signed because the host can take a message between the worker's send and
+/// its `pushed()`: that `popped()` takes the count to -1, and the late `pushed()` brings it
+/// back to 0 without signalling, as it must (the queue is empty). A saturating unsigned
+/// count would end at 1 with an empty queue and leave the fd readable for good.
 #[derive(Debug)]
 pub struct Wakeup {
     fd: OwnedFd,
-    queued: Mutex<usize>,
+    queued: Mutex<isize>,
 }
 
 impl Wakeup {
@@ -47,7 +52,7 @@ impl Wakeup {
     /// One message was taken from the queue.
     pub fn popped(&self) {
         let mut queued = self.queued.lock().unwrap_or_else(|e| e.into_inner());
-        *queued = queued.saturating_sub(1);
+        *queued -= 1;
         if *queued == 0 {
             self.drain();
         }
@@ -109,5 +114,18 @@ mod tests {
         assert!(!readable(&wakeup));
         wakeup.pushed();
         assert!(readable(&wakeup));
+    }
+
+    #[test]
+    fn a_pop_that_overtakes_its_push_leaves_the_fd_quiet() {
+        let wakeup = Wakeup::new().unwrap();
+        // The host took the message before the worker counted it.
+        wakeup.popped();
+        wakeup.pushed();
+        assert!(!readable(&wakeup));
+        wakeup.pushed();
+        assert!(readable(&wakeup));
+        wakeup.popped();
+        assert!(!readable(&wakeup));
     }
 }
