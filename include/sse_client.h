@@ -311,7 +311,9 @@ enum sse_result sse_config_set_last_event_id(struct sse_config *config, const ch
 
 // Sets the reconnect delay: the first wait after a lost connection is `initial_ms` (the
 // server's `retry:` field replaces it), doubled after each consecutive failed attempt up
-// to `max_ms`; jitter lengthens a wait by at most half, never beyond `max_ms`. No wait is
+// to `max_ms`; jitter lengthens a wait by at most half, never beyond `max_ms`. A server's
+// `retry:` larger than `max_ms` is honoured as it is (the server knows best when to come
+// back). No wait is
 // shorter than 10 ms, so a `retry: 0` server cannot make the client spin.
 // SSE_ERROR_INVALID_ARGUMENT when `max_ms < initial_ms`.
 //

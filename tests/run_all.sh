@@ -14,6 +14,7 @@ need_apt=()
 command -v cc >/dev/null || need_apt+=(gcc)
 command -v g++ >/dev/null || need_apt+=(g++)
 command -v valgrind >/dev/null || need_apt+=(valgrind)
+command -v python3 >/dev/null || need_apt+=(python3)
 if [ ${#need_apt[@]} -gt 0 ]; then
   step "installing ${need_apt[*]}"
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -50,5 +51,14 @@ bash tests/api_contract.sh
 step "cargo test"
 cargo test --all-targets
 
+step "the README's C quick start compiles"
+mkdir -p target/readme
+awk '/^```c$/{on=1;next} /^```$/{on=0} on' README.md > target/readme/quick_start.c
+cc -std=c99 -Wall -Wextra -Werror -pedantic -Iinclude target/readme/quick_start.c \
+  -Ltarget/debug -lsse_client -o target/readme/quick_start
+
 step "C API test"
 bash tests/c/run.sh
+
+step "the ABI from another language (Python ctypes)"
+python3 tests/python/test_ctypes.py target/debug/libsse_client.so

@@ -84,6 +84,23 @@ unsafe fn with_config(
     change(&mut config.inner).map_err(config_failure)
 }
 
+/// Runs an infallible `change` on the config behind a possibly-NULL pointer.
+///
+/// # Safety
+/// As for [`with_config`].
+unsafe fn update_config(
+    config: *mut sse_config,
+    change: impl FnOnce(&mut Config),
+) -> Result<(), sse_result> {
+    // SAFETY: as promised by the caller.
+    unsafe {
+        with_config(config, |c| {
+            change(c);
+            Ok(())
+        })
+    }
+}
+
 /// Adds a request header sent with every attempt; setting a name again replaces its value
 /// (names compare case-insensitively). Replaces the defaults `Accept: text/event-stream`
 /// and `Cache-Control: no-cache` when given those names.
@@ -146,12 +163,7 @@ pub unsafe extern "C" fn sse_config_set_body(
         // SAFETY: as promised by the caller.
         let body = unsafe { try_bytes(body, len, "body") }?;
         // SAFETY: as promised by the caller.
-        unsafe {
-            with_config(config, |c| {
-                c.set_body(body);
-                Ok(())
-            })
-        }
+        unsafe { update_config(config, |c| c.set_body(body)) }
     })
 }
 
@@ -178,7 +190,9 @@ pub unsafe extern "C" fn sse_config_set_last_event_id(
 
 /// Sets the reconnect delay: the first wait after a lost connection is `initial_ms` (the
 /// server's `retry:` field replaces it), doubled after each consecutive failed attempt up
-/// to `max_ms`; jitter lengthens a wait by at most half, never beyond `max_ms`. No wait is
+/// to `max_ms`; jitter lengthens a wait by at most half, never beyond `max_ms`. A server's
+/// `retry:` larger than `max_ms` is honoured as it is (the server knows best when to come
+/// back). No wait is
 /// shorter than 10 ms, so a `retry: 0` server cannot make the client spin.
 /// SSE_ERROR_INVALID_ARGUMENT when `max_ms < initial_ms`.
 ///
@@ -210,12 +224,7 @@ pub unsafe extern "C" fn sse_config_set_max_retries(
 ) -> sse_result {
     ffi_result!({
         // SAFETY: as promised by the caller.
-        unsafe {
-            with_config(config, |c| {
-                c.set_max_retries(retries);
-                Ok(())
-            })
-        }
+        unsafe { update_config(config, |c| c.set_max_retries(retries)) }
     })
 }
 
@@ -231,12 +240,7 @@ pub unsafe extern "C" fn sse_config_set_connect_timeout(
 ) -> sse_result {
     ffi_result!({
         // SAFETY: as promised by the caller.
-        unsafe {
-            with_config(config, |c| {
-                c.set_connect_timeout(optional_millis(ms));
-                Ok(())
-            })
-        }
+        unsafe { update_config(config, |c| c.set_connect_timeout(optional_millis(ms))) }
     })
 }
 
@@ -252,12 +256,7 @@ pub unsafe extern "C" fn sse_config_set_read_timeout(
 ) -> sse_result {
     ffi_result!({
         // SAFETY: as promised by the caller.
-        unsafe {
-            with_config(config, |c| {
-                c.set_read_timeout(optional_millis(ms));
-                Ok(())
-            })
-        }
+        unsafe { update_config(config, |c| c.set_read_timeout(optional_millis(ms))) }
     })
 }
 
@@ -275,12 +274,7 @@ pub unsafe extern "C" fn sse_config_set_max_event_size(
 ) -> sse_result {
     ffi_result!({
         // SAFETY: as promised by the caller.
-        unsafe {
-            with_config(config, |c| {
-                c.set_max_event_size(bytes);
-                Ok(())
-            })
-        }
+        unsafe { update_config(config, |c| c.set_max_event_size(bytes)) }
     })
 }
 
@@ -313,12 +307,7 @@ pub unsafe extern "C" fn sse_config_set_max_redirects(
 ) -> sse_result {
     ffi_result!({
         // SAFETY: as promised by the caller.
-        unsafe {
-            with_config(config, |c| {
-                c.set_max_redirects(redirects);
-                Ok(())
-            })
-        }
+        unsafe { update_config(config, |c| c.set_max_redirects(redirects)) }
     })
 }
 
