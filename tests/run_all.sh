@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs what is missing, then checks formatting,
-# lints, the committed header, the Rust tests and the C API test.
+# lints, the committed header, the Rust tests, the C API test, the ABI from Python, and
+# the CMake package with the Qt wrapper and its tests through ctest.
 #
 #   bash tests/run_all.sh
 #
@@ -10,17 +11,8 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*"; }
 
-need_apt=()
-command -v cc >/dev/null || need_apt+=(gcc)
-command -v g++ >/dev/null || need_apt+=(g++)
-command -v valgrind >/dev/null || need_apt+=(valgrind)
-command -v python3 >/dev/null || need_apt+=(python3)
-if [ ${#need_apt[@]} -gt 0 ]; then
-  step "installing ${need_apt[*]}"
-  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_apt[@]}"
-fi
+step "tools: installing what is missing"
+bash cmake/install_build_deps.sh --with-valgrind
 for component in rustfmt clippy; do
   rustup component list --installed 2>/dev/null | grep -q "^$component" \
     || rustup component add "$component"
@@ -62,3 +54,9 @@ bash tests/c/run.sh
 
 step "the ABI from another language (Python ctypes)"
 python3 tests/python/test_ctypes.py target/debug/libsse_client.so
+
+step "CMake package, Qt wrapper, demo and consumer tests (ctest)"
+build_dir=build/ci
+cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release
+cmake --build "$build_dir"
+QT_QPA_PLATFORM=offscreen ctest --test-dir "$build_dir" --output-on-failure
