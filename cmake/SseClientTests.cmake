@@ -10,35 +10,30 @@
 option(SSE_CLIENT_TEST_WITH_VALGRIND "Also run the C API test under valgrind" OFF)
 
 # --- The C API test -----------------------------------------------------------------------
-file(GLOB _sse_client_c_test CONFIGURE_DEPENDS "${PROJECT_SOURCE_DIR}/tests/c/test_api.c")
-if(_sse_client_c_test)
-  add_executable(sse_client_c_api_test ${_sse_client_c_test})
-  set_target_properties(sse_client_c_api_test PROPERTIES
-    C_STANDARD 99 C_STANDARD_REQUIRED ON C_EXTENSIONS OFF)
-  target_compile_definitions(sse_client_c_api_test PRIVATE _POSIX_C_SOURCE=200809L)
-  if(CMAKE_C_COMPILER_ID MATCHES "GNU|Clang")
-    target_compile_options(sse_client_c_api_test PRIVATE -Wall -Wextra -Werror -pedantic)
-  endif()
-  target_link_libraries(sse_client_c_api_test PRIVATE SseClient::sse_client Threads::Threads)
-  add_test(NAME c_api COMMAND sse_client_c_api_test)
-  set_tests_properties(c_api PROPERTIES
-    TIMEOUT 300)
+add_executable(sse_client_c_api_test "${PROJECT_SOURCE_DIR}/tests/c/test_api.c")
+set_target_properties(sse_client_c_api_test PROPERTIES
+  C_STANDARD 99 C_STANDARD_REQUIRED ON C_EXTENSIONS OFF)
+target_compile_definitions(sse_client_c_api_test PRIVATE _POSIX_C_SOURCE=200809L)
+if(CMAKE_C_COMPILER_ID MATCHES "GNU|Clang")
+  target_compile_options(sse_client_c_api_test PRIVATE -Wall -Wextra -Werror -pedantic)
+endif()
+target_link_libraries(sse_client_c_api_test PRIVATE SseClient::sse_client Threads::Threads)
+add_test(NAME c_api COMMAND sse_client_c_api_test)
+set_tests_properties(c_api PROPERTIES
+  TIMEOUT 300)
 
-  find_program(SSE_CLIENT_VALGRIND_EXECUTABLE valgrind)
-  if(SSE_CLIENT_TEST_WITH_VALGRIND AND SSE_CLIENT_VALGRIND_EXECUTABLE)
-    add_test(NAME c_api_valgrind
-      COMMAND "${SSE_CLIENT_VALGRIND_EXECUTABLE}" --error-exitcode=1 --leak-check=full
-              --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect
-              $<TARGET_FILE:sse_client_c_api_test>)
-    set_tests_properties(c_api_valgrind PROPERTIES
-      TIMEOUT 900
-      ENVIRONMENT "SSE_TEST_TIMEOUT_SCALE=6"
-      LABELS valgrind)
-  elseif(SSE_CLIENT_TEST_WITH_VALGRIND)
-    message(WARNING "sse_client: SSE_CLIENT_TEST_WITH_VALGRIND is ON but valgrind was not found")
-  endif()
-else()
-  message(STATUS "sse_client: tests/c/test_api.c does not exist; test c_api not registered")
+find_program(SSE_CLIENT_VALGRIND_EXECUTABLE valgrind)
+if(SSE_CLIENT_TEST_WITH_VALGRIND AND SSE_CLIENT_VALGRIND_EXECUTABLE)
+  add_test(NAME c_api_valgrind
+    COMMAND "${SSE_CLIENT_VALGRIND_EXECUTABLE}" --error-exitcode=1 --leak-check=full
+            --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect
+            $<TARGET_FILE:sse_client_c_api_test>)
+  set_tests_properties(c_api_valgrind PROPERTIES
+    TIMEOUT 900
+    ENVIRONMENT "SSE_TEST_TIMEOUT_SCALE=6"
+    LABELS valgrind)
+elseif(SSE_CLIENT_TEST_WITH_VALGRIND)
+  message(WARNING "sse_client: SSE_CLIENT_TEST_WITH_VALGRIND is ON but valgrind was not found")
 endif()
 
 # --- The installed package, seen from outside ---------------------------------------------

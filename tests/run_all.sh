@@ -57,6 +57,7 @@ python3 tests/python/test_ctypes.py target/debug/libsse_client.so
 
 step "CMake package, Qt wrapper, demo and consumer tests (ctest)"
 build_dir=build/ci
-cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release
+# Qt is required here: a missing Qt must fail the run, not skip its tests.
+cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSSE_CLIENT_BUILD_QT=ON
 cmake --build "$build_dir"
 QT_QPA_PLATFORM=offscreen ctest --test-dir "$build_dir" --output-on-failure
