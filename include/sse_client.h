@@ -29,6 +29,8 @@
 #include <stdint.h>
 
 
+#define ErrorKind_COUNT 7
+
 // The result of every fallible function.
 typedef enum sse_result {
   SSE_OK = 0,
@@ -75,6 +77,16 @@ typedef enum sse_ready_state {
   SSE_STATE_CLOSED = 2,
 } sse_ready_state;
 
+// Where the trusted root certificates come from.
+typedef enum sse_trust_roots {
+  // The Mozilla root program, bundled in the library (the default): the same trust on
+  // every machine.
+  SSE_TRUST_BUNDLED = 0,
+  // The operating system's trust store (on Linux the distribution's CA bundle,
+  // e.g. /etc/ssl/certs/ca-certificates.crt; SSL_CERT_FILE overrides it).
+  SSE_TRUST_SYSTEM = 1,
+} sse_trust_roots;
+
 // Log levels, most severe first.
 typedef enum sse_log_level {
   SSE_LOG_ERROR = 1,
@@ -93,6 +105,9 @@ typedef enum sse_message_kind {
   SSE_MESSAGE_STATE,
 } sse_message_kind;
 
+// Why a connection attempt or an open stream failed.
+typedef struct ErrorKind ErrorKind;
+
 // A running client: one worker thread that connects, reads and reconnects. Opaque;
 // create with `sse_client_open`, release with `sse_client_free`.
 typedef struct sse_client sse_client;
@@ -106,6 +121,13 @@ typedef struct sse_config sse_config;
 // `sse_message_free`. The views its accessors return stay valid until then. A message is
 // not tied to its client: it may outlive `sse_client_free`.
 typedef struct sse_message sse_message;
+
+// One connection attempt's request, as a request hook sees it. Opaque; valid only until
+// the hook returns.
+typedef struct sse_request sse_request;
+
+// One response, as a response hook sees it. Opaque; valid only until the hook returns.
+typedef struct sse_response sse_response;
 
 // One event: a borrowed view. Each string is also NUL-terminated; `data` may contain NUL
 // bytes, so use `data_len`.
@@ -132,6 +154,9 @@ typedef struct sse_error {
   bool will_retry;
   // When will_retry: the wait before the next attempt.
   uint32_t retry_delay_ms;
+  // Consecutive failed attempts so far, this one included (0 when a stream that had
+  // delivered events ended: the count starts again).
+  uint32_t failed_attempts;
 } sse_error;
 
 // The callbacks of callback mode. Every member may be NULL. They run on the client's
@@ -155,6 +180,26 @@ typedef struct sse_callbacks {
   // Every readyState change (after on_open for OPEN, after on_error otherwise).
   void (*on_state)(void *userdata, enum sse_ready_state state);
 } sse_callbacks;
+
+// Counters of one client, from `sse_client_stats`.
+typedef struct sse_stats {
+  // Connection attempts started (the first connect included).
+  uint64_t connection_attempts;
+  // Attempts that opened a stream (200, text/event-stream).
+  uint64_t connections_opened;
+  uint64_t events;
+  uint64_t comments;
+  // Body bytes received.
+  uint64_t bytes_received;
+  // Errors reported, indexed by sse_error_kind.
+  uint64_t errors[7];
+  // The wait before the pending (or last) reconnect, in milliseconds.
+  uint64_t reconnect_delay_ms;
+  // Total time spent OPEN, the current connection included, in milliseconds.
+  uint64_t time_connected_ms;
+} sse_stats;
+
+
 
 #ifdef __cplusplus
 extern "C" {
@@ -244,6 +289,22 @@ enum sse_result sse_client_poll(struct sse_client *client,
 // # Safety
 // `client` NULL or live.
 int32_t sse_client_wakeup_fd(const struct sse_client *client);
+
+// Drops the current connection, or cuts the wait before a reconnect short, and connects
+// again at once, with the backoff starting over: for a host that learns the network came
+// back. The dropped stream is reported only as the state change to CONNECTING (no
+// error: the host asked). SSE_ERROR_CLOSED when the client is closed.
+//
+// # Safety
+// `client` NULL or live.
+enum sse_result sse_client_restart(struct sse_client *client);
+
+// Copies the client's counters into `*out`. May be called from any thread, any time
+// before `sse_client_free`.
+//
+// # Safety
+// `client` NULL or live; `out` NULL or writable.
+enum sse_result sse_client_stats(const struct sse_client *client, struct sse_stats *out);
 
 // Creates a configuration for `url`, an absolute http:// or https:// URL.
 //
@@ -368,6 +429,164 @@ enum sse_result sse_config_set_queue_capacity(struct sse_config *config, size_t 
 // # Safety
 // `config` NULL or live.
 enum sse_result sse_config_set_max_redirects(struct sse_config *config, uint32_t redirects);
+
+// Chooses the root certificates https:// connections trust. Certificates added with
+// `sse_config_set_ca_file` are trusted in addition. There is no switch that turns
+// verification off.
+//
+// # Safety
+// `config` NULL or live.
+enum sse_result sse_config_set_trust_roots(struct sse_config *config, enum sse_trust_roots roots);
+
+// Also trusts the CA certificates in the PEM file at `path` (for private deployments);
+// may be called more than once. The file is read now: SSE_ERROR_INVALID_ARGUMENT when it
+// cannot be read or holds no certificate. `path` is copied; the caller keeps ownership.
+//
+// # Safety
+// `config` NULL or live; `path` NULL or a NUL-terminated string.
+enum sse_result sse_config_set_ca_file(struct sse_config *config, const char *path);
+
+// Presents a client certificate for mutual TLS: `cert_path` is a PEM file with the
+// certificate chain (leaf first), `key_path` a PEM file with its private key (PKCS#8,
+// PKCS#1 or SEC1). Both are read now: SSE_ERROR_INVALID_ARGUMENT when either cannot be
+// read or parsed. The paths are copied; the caller keeps ownership.
+//
+// # Safety
+// `config` NULL or live; `cert_path`, `key_path` NULL or NUL-terminated strings.
+enum sse_result sse_config_set_client_cert(struct sse_config *config,
+                                           const char *cert_path,
+                                           const char *key_path);
+
+// Sends every connection through this proxy: `http://[user:pass@]host:port` (HTTP
+// CONNECT) or `socks5://[user:pass@]host:port`. NULL or "" removes an explicit proxy
+// (the environment's applies again, see `sse_config_set_proxy_from_env`).
+// SSE_ERROR_INVALID_URL for a URL that does not parse or has another scheme. `url` is
+// copied; the caller keeps ownership.
+//
+// # Safety
+// `config` NULL or live; `url` NULL or a NUL-terminated string.
+enum sse_result sse_config_set_proxy(struct sse_config *config, const char *url);
+
+// Whether, without an explicit proxy, the conventional environment variables apply
+// (default true): HTTPS_PROXY for https:// URLs, HTTP_PROXY for http:// URLs, ALL_PROXY
+// for either, each also in lower case, and NO_PROXY's exceptions. false: connect
+// directly unless `sse_config_set_proxy` names a proxy.
+//
+// # Safety
+// `config` NULL or live.
+enum sse_result sse_config_set_proxy_from_env(struct sse_config *config, bool enabled);
+
+// Whether a request whose method is not GET may be sent again when the connection is
+// lost or an attempt fails (default false). Replaying a POST can repeat what it did —
+// for an LLM API, run and bill the job again — so by default such a client reports the
+// error with will_retry = false and closes instead. GET requests always reconnect.
+//
+// # Safety
+// `config` NULL or live.
+enum sse_result sse_config_set_retry_non_get(struct sse_config *config, bool enabled);
+
+// Sets a hook run on the worker thread before every connection attempt (the first and
+// each reconnect), e.g. to put a fresh token in `Authorization`. Through `request` it can
+// read the attempt number and the Last-Event-ID about to be sent, and set or remove
+// headers for that attempt (each attempt starts again from the configured headers).
+// `request` is borrowed until the hook returns. Like the callbacks, the hook never runs
+// after `sse_client_close` returns. `hook` NULL removes it. Every client opened from this
+// config calls it, each from its own worker thread: `userdata` must be usable from those.
+//
+// # Safety
+// `config` NULL or live; `hook` NULL or a function safe to call as documented.
+enum sse_result sse_config_set_request_hook(struct sse_config *config,
+                                            void (*hook)(void *userdata, struct sse_request *request),
+                                            void *userdata);
+
+// Sets a hook run on the worker thread for every response (whatever its status, each
+// redirect included), before the client judges it: to read rate-limit or session
+// headers. `response` is borrowed until the hook returns. Never runs after
+// `sse_client_close` returns. `hook` NULL removes it. Threading as for
+// `sse_config_set_request_hook`.
+//
+// # Safety
+// `config` NULL or live; `hook` NULL or a function safe to call as documented.
+enum sse_result sse_config_set_response_hook(struct sse_config *config,
+                                             void (*hook)(void *userdata,
+                                                          const struct sse_response *response),
+                                             void *userdata);
+
+// The 1-based number of this connection attempt (1: the first connect). 0 for NULL.
+//
+// # Safety
+// `request` NULL or the one passed to the running hook.
+uint32_t sse_request_attempt(const struct sse_request *request);
+
+// The Last-Event-ID this attempt sends ("" for none), borrowed until the hook returns.
+// "" for NULL.
+//
+// # Safety
+// `request` NULL or the one passed to the running hook.
+const char *sse_request_last_event_id(const struct sse_request *request);
+
+// The configured URL this attempt starts from, borrowed until the hook returns. "" for
+// NULL.
+//
+// # Safety
+// `request` NULL or the one passed to the running hook.
+const char *sse_request_url(const struct sse_request *request);
+
+// Sets a header for this attempt only, replacing a configured one of the same name.
+// `name` and `value` are copied. Refused like `sse_config_set_header`
+// (SSE_ERROR_INVALID_ARGUMENT for CR, LF, NUL, a bad name, or Last-Event-ID).
+//
+// # Safety
+// `request` NULL or the one passed to the running hook; `name`, `value` NULL or
+// NUL-terminated strings.
+enum sse_result sse_request_set_header(struct sse_request *request,
+                                       const char *name,
+                                       const char *value);
+
+// Removes a header (configured or set by this hook) from this attempt; SSE_OK whether or
+// not it was there. `name` is copied.
+//
+// # Safety
+// `request` NULL or the one passed to the running hook; `name` NULL or a NUL-terminated
+// string.
+enum sse_result sse_request_remove_header(struct sse_request *request, const char *name);
+
+// The response's HTTP status. 0 for NULL.
+//
+// # Safety
+// `response` NULL or the one passed to the running hook.
+uint16_t sse_response_status(const struct sse_response *response);
+
+// The URL the response came from (after the redirects so far), borrowed until the hook
+// returns. "" for NULL.
+//
+// # Safety
+// `response` NULL or the one passed to the running hook.
+const char *sse_response_url(const struct sse_response *response);
+
+// The first value of the header `name` (case-insensitive), borrowed until the hook
+// returns; NULL when absent (or for NULL arguments).
+//
+// # Safety
+// `response` NULL or the one passed to the running hook; `name` NULL or NUL-terminated.
+const char *sse_response_header(const struct sse_response *response, const char *name);
+
+// How many headers the response has. 0 for NULL.
+//
+// # Safety
+// `response` NULL or the one passed to the running hook.
+size_t sse_response_header_count(const struct sse_response *response);
+
+// The header at `index` (0-based, in the order received; names in lower case): `*name`
+// and `*value` receive strings borrowed until the hook returns. SSE_ERROR_INVALID_ARGUMENT
+// when `index` is out of range.
+//
+// # Safety
+// `response` NULL or the one passed to the running hook; `name`, `value` NULL or writable.
+enum sse_result sse_response_header_at(const struct sse_response *response,
+                                       size_t index,
+                                       const char **name,
+                                       const char **value);
 
 // Forwards the library's log records at `max_level` and more severe to `callback`, from
 // whichever thread logs (usually a client's worker), possibly concurrently: the callback

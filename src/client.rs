@@ -6,10 +6,10 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::config::Config;
-use crate::connection;
 use crate::delivery::{self, Deliverer, Handler, PollError, QueueReceiver};
 use crate::report::{Message, ReadyState};
 use crate::shared::Shared;
+use crate::stats::Stats;
 use crate::worker::Worker;
 
 /// Small stacks: the worker's deep frames are the TLS handshake and the parser, both far
@@ -46,11 +46,11 @@ impl Client {
         )
             -> std::io::Result<(Box<dyn Handler>, Option<QueueReceiver>)>,
     ) -> std::io::Result<Client> {
-        let (shared, stop) = Shared::new(connection::agent(config), &config.last_event_id);
+        let (shared, signals) = Shared::new(&config.last_event_id);
         let shared = Arc::new(shared);
-        let (handler, queue) = make_delivery(stop.clone())?;
+        let (handler, queue) = make_delivery(signals.stop.clone())?;
         let deliverer = Deliverer::new(handler, shared.gate.clone());
-        let worker = Worker::new(config.clone(), shared.clone(), deliverer, stop);
+        let worker = Worker::new(config.clone(), shared.clone(), deliverer, signals);
         let worker = std::thread::Builder::new()
             .name("sse_client".into())
             .stack_size(WORKER_STACK_SIZE)
@@ -76,6 +76,19 @@ impl Client {
     /// Idempotent.
     pub fn close(&self) {
         self.shared.close();
+    }
+
+    /// Drops the current connection, or cuts the backoff wait short, and reconnects at
+    /// once; the backoff starts over. No error is reported for the dropped stream (the
+    /// host asked), only the state change to CONNECTING. For a host that learns the
+    /// network came back. False when the client is closed.
+    pub fn restart(&self) -> bool {
+        self.shared.restart()
+    }
+
+    /// A snapshot of the client's counters.
+    pub fn stats(&self) -> Stats {
+        self.shared.stats.snapshot()
     }
 
     /// Poll mode: the next message, waiting up to `timeout` (`None`: without limit).

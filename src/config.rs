@@ -2,7 +2,14 @@
 
 use std::time::Duration;
 
+use std::path::Path;
+use std::sync::Arc;
+
 use ureq::http::{HeaderName, HeaderValue, Method, Uri};
+
+use crate::hooks::{Hooks, RequestHook, ResponseHook};
+use crate::proxy::{self, ProxySetting};
+use crate::tls::{TlsSettings, TrustRoots};
 
 /// Browsers wait about 3 s before reconnecting; so do we unless told otherwise.
 pub(crate) const DEFAULT_INITIAL_DELAY: Duration = Duration::from_millis(3_000);
@@ -46,6 +53,13 @@ pub struct Config {
     pub(crate) max_event_size: usize,
     pub(crate) queue_capacity: usize,
     pub(crate) max_redirects: u32,
+    pub(crate) tls: TlsSettings,
+    /// An explicit proxy; else the environment's, unless `proxy_from_env` is off.
+    pub(crate) proxy: Option<ureq::Proxy>,
+    pub(crate) proxy_from_env: bool,
+    /// Whether a request with a method other than GET may be sent again on reconnect.
+    pub(crate) retry_non_get: bool,
+    pub(crate) hooks: Hooks,
 }
 
 impl Config {
@@ -65,6 +79,11 @@ impl Config {
             max_event_size: DEFAULT_MAX_EVENT_SIZE,
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
             max_redirects: DEFAULT_MAX_REDIRECTS,
+            tls: TlsSettings::default(),
+            proxy: None,
+            proxy_from_env: true,
+            retry_non_get: false,
+            hooks: Hooks::default(),
         })
     }
 
@@ -76,32 +95,7 @@ impl Config {
     /// case-insensitively). Replaces the defaults `Accept` and `Cache-Control` too.
     /// `Last-Event-ID` is refused: the client manages it (see [`Config::set_last_event_id`]).
     pub fn set_header(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
-        if name.is_empty() {
-            return Err(invalid("header name is empty"));
-        }
-        if let Some(bad) = name.bytes().find(|b| !is_token_byte(*b)) {
-            return Err(invalid(&format!(
-                "header name {name:?} contains {:?}, which is not allowed in a header name",
-                bad as char
-            )));
-        }
-        if value.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
-            return Err(invalid(&format!(
-                "header {name:?}: the value contains CR, LF or NUL (header injection refused)"
-            )));
-        }
-        let name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|e| invalid(&format!("header name {name:?}: {e}")))?;
-        if name.as_str() == "last-event-id" {
-            return Err(invalid(
-                "Last-Event-ID is managed by the client: use sse_config_set_last_event_id",
-            ));
-        }
-        let value = HeaderValue::from_str(value).map_err(|_| {
-            invalid(&format!(
-                "header {name}: the value contains a control character"
-            ))
-        })?;
+        let (name, value) = validate_header(name, value)?;
         match self.headers.iter_mut().find(|(n, _)| *n == name) {
             Some(slot) => slot.1 = value,
             None => self.headers.push((name, value)),
@@ -191,6 +185,99 @@ impl Config {
     pub fn set_max_redirects(&mut self, redirects: u32) {
         self.max_redirects = redirects;
     }
+
+    /// Which root certificates to trust (the bundled Mozilla roots by default).
+    pub fn set_trust_roots(&mut self, roots: TrustRoots) {
+        self.tls.set_roots(roots);
+    }
+
+    /// Also trusts the CA certificates of a PEM file (a private CA).
+    pub fn add_ca_file(&mut self, path: &Path) -> Result<(), ConfigError> {
+        self.tls.add_ca_file(path)
+    }
+
+    /// Presents a client certificate chain and key (PEM files) for mutual TLS.
+    pub fn set_client_cert_files(&mut self, cert: &Path, key: &Path) -> Result<(), ConfigError> {
+        self.tls.set_client_cert_files(cert, key)
+    }
+
+    /// Sends every connection through this proxy (`http://host:port` for CONNECT,
+    /// `socks5://host:port`); `None` goes back to the environment's (or none).
+    pub fn set_proxy(&mut self, url: Option<&str>) -> Result<(), ConfigError> {
+        self.proxy = url.map(proxy::parse_proxy).transpose()?;
+        Ok(())
+    }
+
+    /// Whether HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY are honoured (default yes)
+    /// when no explicit proxy is set.
+    pub fn set_proxy_from_env(&mut self, enabled: bool) {
+        self.proxy_from_env = enabled;
+    }
+
+    pub(crate) fn proxy_setting(&self) -> ProxySetting {
+        match (&self.proxy, self.proxy_from_env) {
+            (Some(proxy), _) => ProxySetting::Explicit(proxy.clone()),
+            (None, true) => ProxySetting::FromEnvironment,
+            (None, false) => ProxySetting::Direct,
+        }
+    }
+
+    /// Allows a request whose method is not GET to be sent again on reconnect. Off by
+    /// default, because replaying a POST may repeat what it did (and what it cost).
+    pub fn set_retry_non_get(&mut self, enabled: bool) {
+        self.retry_non_get = enabled;
+    }
+
+    /// Whether a lost connection may be re-established (GET, or replay allowed).
+    pub(crate) fn replay_allowed(&self) -> bool {
+        self.method == Method::GET || self.retry_non_get
+    }
+
+    /// Runs `hook` before every connection attempt (the first and each reconnect).
+    pub fn set_request_hook(&mut self, hook: Option<Arc<dyn RequestHook>>) {
+        self.hooks.request = hook;
+    }
+
+    /// Runs `hook` for every response, before it is judged.
+    pub fn set_response_hook(&mut self, hook: Option<Arc<dyn ResponseHook>>) {
+        self.hooks.response = hook;
+    }
+}
+
+/// Checks a header as the host gives it: a token name, a value without CR, LF, NUL or
+/// other control characters (no header injection), and not `Last-Event-ID`, which the
+/// client manages.
+pub(crate) fn validate_header(
+    name: &str,
+    value: &str,
+) -> Result<(HeaderName, HeaderValue), ConfigError> {
+    if name.is_empty() {
+        return Err(invalid("header name is empty"));
+    }
+    if let Some(bad) = name.bytes().find(|b| !is_token_byte(*b)) {
+        return Err(invalid(&format!(
+            "header name {name:?} contains {:?}, which is not allowed in a header name",
+            bad as char
+        )));
+    }
+    if value.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
+        return Err(invalid(&format!(
+            "header {name:?}: the value contains CR, LF or NUL (header injection refused)"
+        )));
+    }
+    let name = HeaderName::from_bytes(name.as_bytes())
+        .map_err(|e| invalid(&format!("header name {name:?}: {e}")))?;
+    if name.as_str() == "last-event-id" {
+        return Err(invalid(
+            "Last-Event-ID is managed by the client: use sse_config_set_last_event_id",
+        ));
+    }
+    let value = HeaderValue::from_str(value).map_err(|_| {
+        invalid(&format!(
+            "header {name}: the value contains a control character"
+        ))
+    })?;
+    Ok((name, value))
 }
 
 fn invalid(message: &str) -> ConfigError {

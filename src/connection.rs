@@ -1,13 +1,17 @@
-//! One connection attempt: build the request, send it, and judge the response.
+//! One connection attempt: build the request, run the request hook, send it, follow
+//! redirects by the rules of `redirect`, run the response hook, and judge the response.
 
 use std::time::SystemTime;
 
-use ureq::http::{header, HeaderValue, Request, Response};
+use ureq::http::{header, HeaderName, HeaderValue, Method, Request, Response, Uri};
 use ureq::{Agent, Body, BodyReader};
 
 use crate::config::Config;
+use crate::delivery::CloseGate;
+use crate::hooks::{RequestInfo, ResponseInfo};
 use crate::policy::{self, Ending, StatusVerdict};
 use crate::report::ErrorKind;
+use crate::{proxy, redirect, tls};
 
 /// An open event stream: a 200 response with the right Content-Type.
 pub(crate) struct OpenStream {
@@ -24,14 +28,39 @@ pub(crate) struct AttemptFailure {
     pub ending: Ending,
 }
 
-/// The agent every attempt of one client goes through; shutting it down interrupts the
-/// attempt or read in flight (that is how close() stops a blocked worker).
+impl AttemptFailure {
+    fn fatal_status(http_status: u16, message: String) -> AttemptFailure {
+        AttemptFailure {
+            kind: ErrorKind::HttpStatus,
+            http_status,
+            message,
+            ending: Ending::Fatal,
+        }
+    }
+}
+
+/// What one attempt needs besides the configuration.
+pub(crate) struct Attempt<'a> {
+    pub config: &'a Config,
+    pub agent: &'a Agent,
+    pub last_event_id: &'a str,
+    /// 1-based number of this attempt, for the request hook.
+    pub number: u32,
+    /// Hooks run behind it, so none runs after close().
+    pub gate: &'a CloseGate,
+}
+
+/// The agent attempts go through until a restart, which shuts it down (that is final) to
+/// interrupt the attempt in flight; the next attempt then gets a fresh one.
 pub(crate) fn agent(config: &Config) -> Agent {
+    let proxy = proxy::proxy_for(&config.url, &config.proxy_setting(), &|name| {
+        std::env::var(name).ok()
+    });
     Agent::config_builder()
         // Statuses are judged here (204, 4xx, 5xx each mean something different).
         .http_status_as_error(false)
-        // Too many redirects hands back the last 3xx, which is then a fatal status.
-        .max_redirects(config.max_redirects)
+        // Redirects are followed here, by the rules of `redirect`.
+        .max_redirects(0)
         .max_redirects_will_error(false)
         // REPORT, QUERY and friends are legitimate for streaming APIs.
         .allow_non_standard_methods(true)
@@ -40,48 +69,114 @@ pub(crate) fn agent(config: &Config) -> Agent {
         .timeout_recv_response(config.connect_timeout)
         // The read timeout is an idle timeout: it restarts with every read.
         .timeout_per_read(config.read_timeout)
+        .tls_config(config.tls.to_ureq())
+        .proxy(proxy)
         .build()
         .new_agent()
 }
 
-/// Sends the request and judges the response.
-pub(crate) fn open(
-    agent: &Agent,
-    config: &Config,
-    last_event_id: &str,
-) -> Result<OpenStream, AttemptFailure> {
-    let response = send(agent, config, last_event_id).map_err(|e| AttemptFailure {
-        kind: ErrorKind::Connect,
-        http_status: 0,
-        message: format!("cannot connect to {}: {e}", config.url),
-        ending: Ending::AttemptFailed { retry_after: None },
-    })?;
-    judge(response, config)
+/// Runs the attempt up to an open stream or a failure.
+pub(crate) fn open(attempt: &Attempt<'_>) -> Result<OpenStream, AttemptFailure> {
+    let config = attempt.config;
+    let mut headers = config.headers.clone();
+    if let Some(hook) = &config.hooks.request {
+        let mut info = RequestInfo {
+            attempt: attempt.number,
+            last_event_id: attempt.last_event_id,
+            url: &config.url,
+            headers: &mut headers,
+        };
+        attempt.gate.run_hook(|| hook.before_request(&mut info));
+    }
+
+    let mut url = config.url.clone();
+    let mut method = config.method.clone();
+    let mut with_body = true;
+    let mut hops = 0;
+    loop {
+        let response = send(attempt, &method, &url, &headers, with_body)?;
+        let status = response.status().as_u16();
+        if let Some(hook) = &config.hooks.response {
+            let info = ResponseInfo {
+                status,
+                url: &url,
+                headers: response.headers(),
+            };
+            attempt.gate.run_hook(|| hook.on_response(&info));
+        }
+        let location = response.headers().get(header::LOCATION);
+        if !redirect::is_redirect(status) || location.is_none() {
+            return judge(response, &url);
+        }
+        let location = String::from_utf8_lossy(location.map_or(&[][..], |l| l.as_bytes()));
+        if hops >= config.max_redirects {
+            return Err(AttemptFailure::fatal_status(
+                status,
+                format!(
+                    "{url} redirected once too often (more than {} redirects); last Location {location:?}",
+                    config.max_redirects
+                ),
+            ));
+        }
+        let next = redirect::resolve_location(&url, &location)
+            .map_err(|message| AttemptFailure::fatal_status(status, format!("{url}: {message}")))?;
+        if redirect::is_downgrade(&url, &next) {
+            return Err(AttemptFailure::fatal_status(
+                status,
+                format!(
+                    "refused the redirect from {url} to {next}: it would downgrade https to http"
+                ),
+            ));
+        }
+        let (next_method, keep_body) = redirect::method_after(status, &method);
+        if !keep_body && with_body {
+            with_body = false;
+            headers.retain(|(name, _)| !is_body_header(name));
+        }
+        if !redirect::same_origin(&config.url, &next) {
+            // Once the chain leaves the configured origin, credentials stay behind.
+            headers.retain(|(name, _)| !redirect::is_credential_header(name.as_str()));
+        }
+        log::debug!("{status} redirect from {url} to {next}");
+        method = next_method;
+        url = next;
+        hops += 1;
+    }
+}
+
+/// Headers that describe a body, dropped with it when a redirect turns into a GET.
+fn is_body_header(name: &HeaderName) -> bool {
+    name == header::CONTENT_TYPE
+        || name == header::CONTENT_ENCODING
+        || name == header::CONTENT_LANGUAGE
+        || name == header::CONTENT_LOCATION
 }
 
 fn send(
-    agent: &Agent,
-    config: &Config,
-    last_event_id: &str,
-) -> Result<Response<Body>, ureq::Error> {
-    let mut builder = Request::builder()
-        .method(config.method.clone())
-        .uri(config.url.clone());
-    let headers = builder
+    attempt: &Attempt<'_>,
+    method: &Method,
+    url: &Uri,
+    headers: &[(HeaderName, HeaderValue)],
+    with_body: bool,
+) -> Result<Response<Body>, AttemptFailure> {
+    let config = attempt.config;
+    let mut builder = Request::builder().method(method.clone()).uri(url.clone());
+    let request_headers = builder
         .headers_mut()
         .expect("method and URI were validated");
-    headers.insert(
+    request_headers.insert(
         header::ACCEPT,
         HeaderValue::from_static("text/event-stream"),
     );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    for (name, value) in &config.headers {
-        headers.insert(name.clone(), value.clone());
+    request_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    for (name, value) in headers {
+        request_headers.insert(name.clone(), value.clone());
     }
+    let last_event_id = attempt.last_event_id;
     if !last_event_id.is_empty() {
         match HeaderValue::from_str(last_event_id) {
             Ok(value) => {
-                headers.insert("last-event-id", value);
+                request_headers.insert("last-event-id", value);
             }
             // An ID with control characters cannot travel in a header; say so and go on.
             Err(_) => {
@@ -89,14 +184,32 @@ fn send(
             }
         }
     }
-    if config.body.is_empty() {
-        agent.run(builder.body(())?)
+    let sent = if with_body && !config.body.is_empty() {
+        builder
+            .body(config.body.as_slice())
+            .map_err(ureq::Error::from)
+            .and_then(|request| attempt.agent.run(request))
     } else {
-        agent.run(builder.body(config.body.as_slice())?)
-    }
+        builder
+            .body(())
+            .map_err(ureq::Error::from)
+            .and_then(|request| attempt.agent.run(request))
+    };
+    sent.map_err(|error| {
+        let message = match tls::describe_tls_error(&error) {
+            Some(tls) => format!("TLS with {url} failed: {tls}"),
+            None => format!("cannot connect to {url}: {error}"),
+        };
+        AttemptFailure {
+            kind: ErrorKind::Connect,
+            http_status: 0,
+            message,
+            ending: Ending::AttemptFailed { retry_after: None },
+        }
+    })
 }
 
-fn judge(response: Response<Body>, config: &Config) -> Result<OpenStream, AttemptFailure> {
+fn judge(response: Response<Body>, url: &Uri) -> Result<OpenStream, AttemptFailure> {
     let status = response.status();
     let code = status.as_u16();
     let reason = status.canonical_reason().unwrap_or("");
@@ -114,13 +227,13 @@ fn judge(response: Response<Body>, config: &Config) -> Result<OpenStream, Attemp
             };
             let what = match code {
                 204 => "the server has no stream for this client (204 No Content)".to_owned(),
-                300..=399 => format!("{code} {reason}: redirect not followed (more than {} redirects, or no Location)", config.max_redirects),
+                300..=399 => format!("{code} {reason} without a Location to follow"),
                 _ => format!("HTTP {code} {reason}"),
             };
             return Err(AttemptFailure {
                 kind: ErrorKind::HttpStatus,
                 http_status: code,
-                message: format!("{what} from {}", config.url),
+                message: format!("{what} from {url}"),
                 ending,
             });
         }
@@ -134,8 +247,7 @@ fn judge(response: Response<Body>, config: &Config) -> Result<OpenStream, Attemp
             kind: ErrorKind::ContentType,
             http_status: code,
             message: format!(
-                "{} answered with Content-Type {}, not text/event-stream",
-                config.url,
+                "{url} answered with Content-Type {}, not text/event-stream",
                 content_type
                     .as_deref()
                     .map_or("(none)".to_owned(), |t| format!("{t:?}"))

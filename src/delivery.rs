@@ -66,6 +66,11 @@ impl CloseGate {
         }
     }
 
+    /// Runs a host hook (request or response) like a callback: never after close().
+    pub fn run_hook(&self, call: impl FnOnce()) -> bool {
+        self.run(call)
+    }
+
     /// Runs `call` unless the gate is closed; false when it was closed.
     fn run(&self, call: impl FnOnce()) -> bool {
         let _running = self.running.lock().unwrap_or_else(|e| e.into_inner());

@@ -9,21 +9,29 @@ mod config;
 mod connection;
 mod delivery;
 pub mod ffi;
+mod hooks;
 mod logging;
 pub mod parser;
 pub mod policy;
+mod proxy;
+pub mod redirect;
 mod report;
 mod shared;
+mod stats;
 mod text;
+mod tls;
 mod wakeup;
 mod worker;
 
 pub use client::Client;
 pub use config::{Config, ConfigError};
 pub use delivery::{Handler, PollError};
+pub use hooks::{RequestHook, RequestInfo, ResponseHook, ResponseInfo};
 pub use parser::{Event, Parser, Sink, TooLarge};
 pub use report::{ClientError, ErrorKind, Message, OwnedEvent, ReadyState};
+pub use stats::Stats;
 pub use text::Text;
+pub use tls::TrustRoots;
 
 /// The library version, "MAJOR.MINOR.PATCH".
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -155,6 +155,11 @@ impl Policy {
         self.consecutive_failures
     }
 
+    /// The host asked for a fresh start (restart): the backoff starts over.
+    pub fn reset_failures(&mut self) {
+        self.consecutive_failures = 0;
+    }
+
     /// Decides what follows `ending`. `jitter` is a number in [0, 1) from the caller's
     /// random source (0 in tests that want exact waits).
     pub fn decide(&mut self, ending: Ending, jitter: f64) -> Decision {

@@ -43,6 +43,26 @@ pub enum ErrorKind {
     EventTooLarge,
 }
 
+impl ErrorKind {
+    pub const COUNT: usize = 7;
+
+    /// Every kind, in the order of [`ErrorKind::index`].
+    pub const ALL: [ErrorKind; ErrorKind::COUNT] = [
+        ErrorKind::Connect,
+        ErrorKind::HttpStatus,
+        ErrorKind::ContentType,
+        ErrorKind::StreamEnded,
+        ErrorKind::Io,
+        ErrorKind::ReadTimeout,
+        ErrorKind::EventTooLarge,
+    ];
+
+    /// 0..COUNT, the order of the C enum `sse_error_kind`.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
 /// An error as the host sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientError {
@@ -54,6 +74,9 @@ pub struct ClientError {
     pub will_retry: bool,
     /// When `will_retry`: the wait before the next attempt.
     pub retry_delay: Duration,
+    /// Consecutive failed attempts so far, this one included; 0 when a stream that had
+    /// delivered events ended (the count starts again).
+    pub failed_attempts: u32,
 }
 
 /// An event owned by a queued message.

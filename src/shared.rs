@@ -1,64 +1,111 @@
 //! The state a client handle shares with its worker thread.
 
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crossbeam_channel::{Receiver, Sender};
 use ureq::Agent;
 
 use crate::delivery::CloseGate;
 use crate::report::ReadyState;
+use crate::stats::StatsCounters;
 
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub gate: Arc<CloseGate>,
+    pub stats: StatsCounters,
     state: AtomicU8,
     last_event_id: Mutex<String>,
     /// Dropped by close(): every wait on its receiver (backoff sleep, full queue) ends.
     stop: Mutex<Option<Sender<()>>>,
-    /// Shut down by close(): interrupts a request or body read blocked on the socket.
-    agent: Agent,
+    /// The agent of the attempt in flight. Shutting it down interrupts a request or body
+    /// read blocked on the socket: close() and restart() do.
+    agent: Mutex<Option<Agent>>,
+    restart_requested: AtomicBool,
+    /// restart() wakes the worker from its backoff sleep through this (capacity 1).
+    wake: Sender<()>,
+}
+
+/// What the worker waits on.
+pub(crate) struct WorkerSignals {
+    /// Disconnected when the client is closed.
+    pub stop: Receiver<()>,
+    /// Receives when a restart is requested.
+    pub wake: Receiver<()>,
 }
 
 impl Shared {
-    /// The shared state and the receiver the worker waits on.
-    pub fn new(agent: Agent, last_event_id: &str) -> (Shared, Receiver<()>) {
-        let (stop_tx, stop_rx) = crossbeam_channel::bounded(0);
+    pub fn new(last_event_id: &str) -> (Shared, WorkerSignals) {
+        let (stop_tx, stop) = crossbeam_channel::bounded(0);
+        let (wake_tx, wake) = crossbeam_channel::bounded(1);
         let shared = Shared {
             gate: Arc::default(),
+            stats: StatsCounters::default(),
             state: AtomicU8::new(ReadyState::Connecting as u8),
             last_event_id: Mutex::new(last_event_id.to_owned()),
             stop: Mutex::new(Some(stop_tx)),
-            agent,
+            agent: Mutex::new(None),
+            restart_requested: AtomicBool::new(false),
+            wake: wake_tx,
         };
-        (shared, stop_rx)
-    }
-
-    pub fn agent(&self) -> &Agent {
-        &self.agent
+        (shared, WorkerSignals { stop, wake })
     }
 
     pub fn ready_state(&self) -> ReadyState {
         ReadyState::from_u8(self.state.load(Ordering::Acquire))
     }
 
-    /// Sets the state; returns whether it changed.
+    /// Sets the state; returns whether it changed. CLOSED is final: once the host closed
+    /// the client (or the worker gave up) no late transition of the worker undoes it.
     pub fn set_ready_state(&self, state: ReadyState) -> bool {
-        self.state.swap(state as u8, Ordering::AcqRel) != state as u8
+        let closed = ReadyState::Closed as u8;
+        self.state
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |current| {
+                (current != closed && current != state as u8).then_some(state as u8)
+            })
+            .is_ok()
     }
 
     pub fn last_event_id(&self) -> String {
-        self.lock_last_event_id().clone()
+        lock(&self.last_event_id).clone()
     }
 
     pub fn set_last_event_id(&self, id: &str) {
-        let mut current = self.lock_last_event_id();
+        let mut current = lock(&self.last_event_id);
         current.clear();
         current.push_str(id);
     }
 
-    fn lock_last_event_id(&self) -> std::sync::MutexGuard<'_, String> {
-        self.last_event_id.lock().unwrap_or_else(|e| e.into_inner())
+    /// Makes `agent` the one close() and restart() interrupt. False (and the agent is shut
+    /// down) when the client is already closed: checked under the same lock close() takes,
+    /// so an attempt cannot slip past a close.
+    pub fn install_agent(&self, agent: &Agent) -> bool {
+        let mut slot = lock(&self.agent);
+        if self.gate.is_closed() {
+            agent.clone().shutdown();
+            return false;
+        }
+        *slot = Some(agent.clone());
+        true
+    }
+
+    /// Whether a restart was requested since the last call; clears the request.
+    pub fn take_restart_request(&self) -> bool {
+        self.restart_requested.swap(false, Ordering::AcqRel)
+    }
+
+    /// Drops the current connection (or the backoff wait) and reconnects at once. False
+    /// when the client is closed.
+    pub fn restart(&self) -> bool {
+        if self.gate.is_closed() {
+            return false;
+        }
+        self.restart_requested.store(true, Ordering::Release);
+        if let Some(agent) = lock(&self.agent).take() {
+            agent.shutdown();
+        }
+        let _ = self.wake.try_send(());
+        true
     }
 
     /// Stops the worker wherever it is. Once this returns no callback runs again (unless
@@ -67,8 +114,14 @@ impl Shared {
         self.state
             .store(ReadyState::Closed as u8, Ordering::Release);
         self.gate.mark_closed();
-        drop(self.stop.lock().unwrap_or_else(|e| e.into_inner()).take());
-        self.agent.clone().shutdown();
+        drop(lock(&self.stop).take());
+        if let Some(agent) = lock(&self.agent).take() {
+            agent.shutdown();
+        }
         self.gate.wait_for_callback();
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -1,35 +1,48 @@
 //! The worker thread: connect, read, feed the parser, deliver, wait, reconnect; stop when
-//! the host closes the client or the policy gives up.
+//! the host closes the client or the policy gives up; start over at once on restart.
 
 use std::io::Read;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use crossbeam_channel::select;
 
 use crate::config::Config;
-use crate::connection::{self, AttemptFailure, OpenStream};
+use crate::connection::{self, Attempt, AttemptFailure, OpenStream};
 use crate::delivery::Deliverer;
 use crate::parser::{Event, Parser, Sink, TooLarge};
 use crate::policy::{Decision, Ending, Policy, RetrySettings};
 use crate::report::{ClientError, ErrorKind, ReadyState};
-use crate::shared::Shared;
+use crate::shared::{Shared, WorkerSignals};
 use crate::text::Text;
 
 /// Large enough that a 1 MiB event arrives in few reads, small enough for many clients.
 const READ_BUFFER_SIZE: usize = 64 * 1024;
 
+/// How an attempt (and its stream, if it opened) ended.
+enum Outcome {
+    /// The host closed the client: stop without a word.
+    Closed,
+    /// The host asked for a restart: reconnect now, without an error.
+    Restart,
+    Failed(AttemptFailure),
+}
+
 pub(crate) struct Worker {
     config: Config,
     shared: Arc<Shared>,
     deliverer: Deliverer,
-    stop: Receiver<()>,
+    signals: WorkerSignals,
     parser: Parser,
     policy: Policy,
     jitter: Jitter,
     read_buffer: Vec<u8>,
     /// The last event ID as last published to `shared`, compared without a lock.
     published_id: String,
+    attempts: u32,
+    /// Kept across attempts, so a retry after a kept-alive 5xx can reuse its connection;
+    /// replaced after a restart, which shuts it down for good.
+    agent: Option<ureq::Agent>,
 }
 
 impl Worker {
@@ -37,9 +50,8 @@ impl Worker {
         config: Config,
         shared: Arc<Shared>,
         deliverer: Deliverer,
-        stop: Receiver<()>,
+        signals: WorkerSignals,
     ) -> Worker {
-        let config_last_event_id = config.last_event_id.clone();
         let mut parser = Parser::new(config.max_event_size);
         parser.set_last_event_id(&config.last_event_id);
         let policy = Policy::new(RetrySettings {
@@ -48,15 +60,17 @@ impl Worker {
             max_retries: config.max_retries,
         });
         Worker {
+            published_id: config.last_event_id.clone(),
             config,
             shared,
             deliverer,
-            stop,
+            signals,
             parser,
             policy,
             jitter: Jitter::seeded(),
             read_buffer: Vec::new(),
-            published_id: config_last_event_id,
+            attempts: 0,
+            agent: None,
         }
     }
 
@@ -88,11 +102,21 @@ impl Worker {
     }
 
     fn run_loop(&mut self) {
-        while let Some(failure) = self.attempt() {
-            if self.closed() {
-                return;
-            }
-            match self.policy.decide(failure.ending, self.jitter.next()) {
+        loop {
+            let failure = match self.attempt() {
+                Outcome::Closed => return,
+                Outcome::Restart => {
+                    self.restart_now();
+                    continue;
+                }
+                Outcome::Failed(failure) => failure,
+            };
+            let decision = match self.config.replay_allowed() {
+                true => self.policy.decide(failure.ending, self.jitter.next()),
+                // Replaying a POST may repeat what it did: only the host may ask for that.
+                false => Decision::GiveUp,
+            };
+            match decision {
                 Decision::Reconnect { after } => {
                     let was_open = self.shared.set_ready_state(ReadyState::Connecting);
                     self.report(failure, Some(after));
@@ -100,11 +124,21 @@ impl Worker {
                         self.deliverer.state(ReadyState::Connecting);
                     }
                     log::debug!("reconnecting to {} in {after:?}", self.config.url);
-                    if !self.sleep(after) {
-                        return;
+                    match self.sleep(after) {
+                        Some(Outcome::Closed) => return,
+                        Some(_) => self.restart_now(),
+                        None => {}
                     }
                 }
                 Decision::GiveUp => {
+                    let mut failure = failure;
+                    if !self.config.replay_allowed() && failure.ending != Ending::Fatal {
+                        failure.message.push_str(&format!(
+                            "; not reconnecting: a {} request is not sent again unless \
+                             sse_config_set_retry_non_get allows it",
+                            self.config.method
+                        ));
+                    }
                     self.shared.set_ready_state(ReadyState::Closed);
                     self.report(failure, None);
                     self.deliverer.state(ReadyState::Closed);
@@ -119,24 +153,70 @@ impl Worker {
         self.shared.gate.is_closed()
     }
 
-    /// One connection attempt and, if it opens, the whole stream. `None`: closed by the host.
-    fn attempt(&mut self) -> Option<AttemptFailure> {
-        log::debug!("connecting to {}", self.config.url);
-        let opened = connection::open(
-            self.shared.agent(),
-            &self.config,
-            self.parser.last_event_id(),
-        );
-        if self.closed() {
-            return None;
-        }
-        match opened {
-            Ok(stream) => self.read_stream(stream),
-            Err(failure) => Some(failure),
+    /// The host asked for a fresh connection: the backoff starts over, and an open stream
+    /// (already dropped) is reported as CONNECTING without an error.
+    fn restart_now(&mut self) {
+        log::info!("restarting the connection to {}", self.config.url);
+        self.policy.reset_failures();
+        self.agent = None;
+        if self.shared.set_ready_state(ReadyState::Connecting) {
+            self.deliverer.state(ReadyState::Connecting);
         }
     }
 
-    fn read_stream(&mut self, mut stream: OpenStream) -> Option<AttemptFailure> {
+    /// After an interruption: was it the host closing, or asking for a restart?
+    fn interrupted(&self) -> Option<Outcome> {
+        if self.closed() {
+            Some(Outcome::Closed)
+        } else if self.shared.take_restart_request() {
+            Some(Outcome::Restart)
+        } else {
+            None
+        }
+    }
+
+    /// One connection attempt and, if it opens, the whole stream.
+    fn attempt(&mut self) -> Outcome {
+        // A restart asked for before this attempt is this attempt.
+        self.shared.take_restart_request();
+        while self.signals.wake.try_recv().is_ok() {}
+        self.attempts = self.attempts.saturating_add(1);
+        self.shared.stats.attempt_started();
+        let agent = self
+            .agent
+            .get_or_insert_with(|| connection::agent(&self.config))
+            .clone();
+        if !self.shared.install_agent(&agent) {
+            return Outcome::Closed;
+        }
+        log::debug!(
+            "connecting to {} (attempt {})",
+            self.config.url,
+            self.attempts
+        );
+        let opened = connection::open(&Attempt {
+            config: &self.config,
+            agent: &agent,
+            last_event_id: self.parser.last_event_id(),
+            number: self.attempts,
+            gate: &self.shared.gate,
+        });
+        if let Some(interruption) = self.interrupted() {
+            return interruption;
+        }
+        match opened {
+            Ok(stream) => {
+                self.shared.stats.opened();
+                let outcome = self.read_stream(stream);
+                self.shared.stats.stream_ended();
+                // The stream may also end quietly (EOF) when the host interrupts it.
+                self.interrupted().unwrap_or(outcome)
+            }
+            Err(failure) => Outcome::Failed(failure),
+        }
+    }
+
+    fn read_stream(&mut self, mut stream: OpenStream) -> Outcome {
         self.shared.set_ready_state(ReadyState::Open);
         self.deliverer.open(stream.http_status);
         self.deliverer.state(ReadyState::Open);
@@ -151,6 +231,8 @@ impl Worker {
             shared: &self.shared,
             published_id: &mut self.published_id,
             delivered: false,
+            events: 0,
+            comments: 0,
         };
         let (kind, message) = loop {
             match stream.body.read(&mut self.read_buffer) {
@@ -163,6 +245,7 @@ impl Worker {
                 Ok(n) => {
                     let fed = self.parser.feed(&self.read_buffer[..n], &mut sink);
                     sink.sync_last_event_id(self.parser.last_event_id());
+                    sink.publish_counts(n);
                     if let Err(TooLarge { limit }) = fed {
                         break (
                             ErrorKind::EventTooLarge,
@@ -170,17 +253,24 @@ impl Worker {
                         );
                     }
                     if self.shared.gate.is_closed() {
-                        return None;
+                        return Outcome::Closed;
                     }
                 }
-                Err(error) if self.shared.gate.is_closed() => {
-                    log::trace!("read ended by close: {error}");
-                    return None;
+                Err(error) => {
+                    let closed = self.shared.gate.is_closed();
+                    if closed || self.shared.take_restart_request() {
+                        log::trace!("read interrupted by the host: {error}");
+                        return if closed {
+                            Outcome::Closed
+                        } else {
+                            Outcome::Restart
+                        };
+                    }
+                    break classify_read_error(error, &self.config);
                 }
-                Err(error) => break classify_read_error(error, &self.config),
             }
         };
-        Some(AttemptFailure {
+        Outcome::Failed(AttemptFailure {
             kind,
             http_status: 0,
             message,
@@ -197,7 +287,9 @@ impl Worker {
             message: failure.message,
             will_retry: retry_in.is_some(),
             retry_delay: retry_in.unwrap_or_default(),
+            failed_attempts: self.policy.consecutive_failures(),
         };
+        self.shared.stats.error(error.kind, retry_in);
         match error.will_retry {
             true => log::warn!("{} (retrying in {:?})", error.message, error.retry_delay),
             false => log::error!("{}", error.message),
@@ -205,12 +297,22 @@ impl Worker {
         self.deliverer.error(&error);
     }
 
-    /// Waits `duration`; false when the host closed the client meanwhile.
-    fn sleep(&self, duration: Duration) -> bool {
-        matches!(
-            self.stop.recv_timeout(duration),
-            Err(RecvTimeoutError::Timeout)
-        )
+    /// Waits `duration`; `Some` when the host closed the client or asked for a restart
+    /// first.
+    fn sleep(&self, duration: Duration) -> Option<Outcome> {
+        let deadline = std::time::Instant::now() + duration;
+        loop {
+            if let Some(interruption) = self.interrupted() {
+                return Some(interruption);
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            select! {
+                recv(self.signals.stop) -> _ => return Some(Outcome::Closed),
+                // A wake whose request an attempt already took is stale: sleep on.
+                recv(self.signals.wake) -> _ => continue,
+                default(left) => return None,
+            }
+        }
     }
 }
 
@@ -231,8 +333,8 @@ fn classify_read_error(error: std::io::Error, config: &Config) -> (ErrorKind, St
     }
 }
 
-/// The parser's sink on the worker: delivers, and keeps the policy and the shared last
-/// event ID up to date.
+/// The parser's sink on the worker: delivers, and keeps the policy, the counters and the
+/// shared last event ID up to date.
 struct WorkerSink<'a> {
     deliverer: &'a mut Deliverer,
     policy: &'a mut Policy,
@@ -240,6 +342,9 @@ struct WorkerSink<'a> {
     published_id: &'a mut String,
     /// Whether this connection dispatched an event (resets the backoff).
     delivered: bool,
+    /// Since the last `publish_counts`.
+    events: u64,
+    comments: u64,
 }
 
 impl WorkerSink<'_> {
@@ -252,16 +357,27 @@ impl WorkerSink<'_> {
             self.shared.set_last_event_id(id);
         }
     }
+
+    /// Adds one read's bytes, events and comments to the client's counters.
+    fn publish_counts(&mut self, bytes: usize) {
+        self.shared
+            .stats
+            .received(bytes, self.events, self.comments);
+        self.events = 0;
+        self.comments = 0;
+    }
 }
 
 impl Sink for WorkerSink<'_> {
     fn event(&mut self, event: &Event<'_>) {
         self.delivered = true;
+        self.events += 1;
         self.sync_last_event_id(event.id.as_str());
         self.deliverer.event(event);
     }
 
     fn comment(&mut self, text: Text<'_>) {
+        self.comments += 1;
         self.deliverer.comment(text);
     }
 

@@ -312,7 +312,7 @@ fn post_with_json_body_and_custom_header_reaches_the_server() {
 }
 
 #[test]
-fn body_and_method_are_sent_again_on_reconnect() {
+fn body_and_method_are_sent_again_on_reconnect_when_replay_is_allowed() {
     let server = Server::scripted(vec![
         Script::stream("id: 1\ndata: a\n\n"),
         Script::stream_then_hold("data: b\n\n"),
@@ -320,6 +320,7 @@ fn body_and_method_are_sent_again_on_reconnect() {
     let mut config = fast_config(&server.url("/q"));
     config.set_method("REPORT").unwrap();
     config.set_body(b"query");
+    config.set_retry_non_get(true);
     let (mut log, recorder) = Log::new();
     let _client = Client::open(&config, recorder).unwrap();
     log.skip_until(|r| *r == Record::Event(Ev::message("b", "1")));

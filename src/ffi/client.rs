@@ -276,3 +276,74 @@ pub unsafe extern "C" fn sse_client_wakeup_fd(client: *const sse_client) -> i32 
             .unwrap_or(-1)
     })
 }
+
+/// Counters of one client, from `sse_client_stats`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct sse_stats {
+    /// Connection attempts started (the first connect included).
+    pub connection_attempts: u64,
+    /// Attempts that opened a stream (200, text/event-stream).
+    pub connections_opened: u64,
+    pub events: u64,
+    pub comments: u64,
+    /// Body bytes received.
+    pub bytes_received: u64,
+    /// Errors reported, indexed by sse_error_kind.
+    pub errors: [u64; 7],
+    /// The wait before the pending (or last) reconnect, in milliseconds.
+    pub reconnect_delay_ms: u64,
+    /// Total time spent OPEN, the current connection included, in milliseconds.
+    pub time_connected_ms: u64,
+}
+
+/// Drops the current connection, or cuts the wait before a reconnect short, and connects
+/// again at once, with the backoff starting over: for a host that learns the network came
+/// back. The dropped stream is reported only as the state change to CONNECTING (no
+/// error: the host asked). SSE_ERROR_CLOSED when the client is closed.
+///
+/// # Safety
+/// `client` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn sse_client_restart(client: *mut sse_client) -> sse_result {
+    ffi_result!({
+        // SAFETY: as promised by the caller.
+        let client = unsafe { try_ref(client, "client") }?;
+        match client.inner.restart() {
+            true => Ok(()),
+            false => Err(fail(sse_result::SSE_ERROR_CLOSED, "the client is closed")),
+        }
+    })
+}
+
+/// Copies the client's counters into `*out`. May be called from any thread, any time
+/// before `sse_client_free`.
+///
+/// # Safety
+/// `client` NULL or live; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn sse_client_stats(
+    client: *const sse_client,
+    out: *mut sse_stats,
+) -> sse_result {
+    ffi_result!({
+        // SAFETY: as promised by the caller.
+        let client = unsafe { try_ref(client, "client") }?;
+        check_out(out, "out")?;
+        let stats = client.inner.stats();
+        let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        let view = sse_stats {
+            connection_attempts: stats.connection_attempts,
+            connections_opened: stats.connections_opened,
+            events: stats.events,
+            comments: stats.comments,
+            bytes_received: stats.bytes_received,
+            errors: stats.errors,
+            reconnect_delay_ms: millis(stats.reconnect_delay),
+            time_connected_ms: millis(stats.time_connected),
+        };
+        // SAFETY: checked non-NULL, writable as promised.
+        unsafe { write_out(out, view) };
+        Ok(())
+    })
+}

@@ -18,6 +18,10 @@ impl sse_config {
     pub(crate) fn config(&self) -> &Config {
         &self.inner
     }
+
+    pub(crate) fn config_mut(&mut self) -> &mut Config {
+        &mut self.inner
+    }
 }
 
 fn config_failure(error: ConfigError) -> sse_result {
@@ -317,4 +321,142 @@ fn millis(ms: u32) -> Duration {
 
 fn optional_millis(ms: u32) -> Option<Duration> {
     (ms > 0).then(|| millis(ms))
+}
+
+/// Where the trusted root certificates come from.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum sse_trust_roots {
+    /// The Mozilla root program, bundled in the library (the default): the same trust on
+    /// every machine.
+    SSE_TRUST_BUNDLED = 0,
+    /// The operating system's trust store (on Linux the distribution's CA bundle,
+    /// e.g. /etc/ssl/certs/ca-certificates.crt; SSL_CERT_FILE overrides it).
+    SSE_TRUST_SYSTEM = 1,
+}
+
+/// Chooses the root certificates https:// connections trust. Certificates added with
+/// `sse_config_set_ca_file` are trusted in addition. There is no switch that turns
+/// verification off.
+///
+/// # Safety
+/// `config` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn sse_config_set_trust_roots(
+    config: *mut sse_config,
+    roots: sse_trust_roots,
+) -> sse_result {
+    ffi_result!({
+        let roots = match roots {
+            sse_trust_roots::SSE_TRUST_BUNDLED => crate::tls::TrustRoots::Bundled,
+            sse_trust_roots::SSE_TRUST_SYSTEM => crate::tls::TrustRoots::System,
+        };
+        // SAFETY: as promised by the caller.
+        unsafe { update_config(config, |c| c.set_trust_roots(roots)) }
+    })
+}
+
+/// Also trusts the CA certificates in the PEM file at `path` (for private deployments);
+/// may be called more than once. The file is read now: SSE_ERROR_INVALID_ARGUMENT when it
+/// cannot be read or holds no certificate. `path` is copied; the caller keeps ownership.
+///
+/// # Safety
+/// `config` NULL or live; `path` NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn sse_config_set_ca_file(
+    config: *mut sse_config,
+    path: *const c_char,
+) -> sse_result {
+    ffi_result!({
+        // SAFETY: as promised by the caller.
+        let path = unsafe { try_str(path, "path") }?;
+        // SAFETY: as promised by the caller.
+        unsafe { with_config(config, |c| c.add_ca_file(std::path::Path::new(path))) }
+    })
+}
+
+/// Presents a client certificate for mutual TLS: `cert_path` is a PEM file with the
+/// certificate chain (leaf first), `key_path` a PEM file with its private key (PKCS#8,
+/// PKCS#1 or SEC1). Both are read now: SSE_ERROR_INVALID_ARGUMENT when either cannot be
+/// read or parsed. The paths are copied; the caller keeps ownership.
+///
+/// # Safety
+/// `config` NULL or live; `cert_path`, `key_path` NULL or NUL-terminated strings.
+#[no_mangle]
+pub unsafe extern "C" fn sse_config_set_client_cert(
+    config: *mut sse_config,
+    cert_path: *const c_char,
+    key_path: *const c_char,
+) -> sse_result {
+    ffi_result!({
+        // SAFETY: as promised by the caller.
+        let (cert, key) = unsafe {
+            (
+                try_str(cert_path, "cert_path")?,
+                try_str(key_path, "key_path")?,
+            )
+        };
+        // SAFETY: as promised by the caller.
+        unsafe {
+            with_config(config, |c| {
+                c.set_client_cert_files(std::path::Path::new(cert), std::path::Path::new(key))
+            })
+        }
+    })
+}
+
+/// Sends every connection through this proxy: `http://[user:pass@]host:port` (HTTP
+/// CONNECT) or `socks5://[user:pass@]host:port`. NULL or "" removes an explicit proxy
+/// (the environment's applies again, see `sse_config_set_proxy_from_env`).
+/// SSE_ERROR_INVALID_URL for a URL that does not parse or has another scheme. `url` is
+/// copied; the caller keeps ownership.
+///
+/// # Safety
+/// `config` NULL or live; `url` NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn sse_config_set_proxy(
+    config: *mut sse_config,
+    url: *const c_char,
+) -> sse_result {
+    ffi_result!({
+        let url = match url.is_null() {
+            true => None,
+            // SAFETY: non-NULL and NUL-terminated, as promised by the caller.
+            false => Some(unsafe { try_str(url, "url") }?).filter(|u| !u.is_empty()),
+        };
+        // SAFETY: as promised by the caller.
+        unsafe { with_config(config, |c| c.set_proxy(url)) }
+    })
+}
+
+/// Whether, without an explicit proxy, the conventional environment variables apply
+/// (default true): HTTPS_PROXY for https:// URLs, HTTP_PROXY for http:// URLs, ALL_PROXY
+/// for either, each also in lower case, and NO_PROXY's exceptions. false: connect
+/// directly unless `sse_config_set_proxy` names a proxy.
+///
+/// # Safety
+/// `config` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn sse_config_set_proxy_from_env(
+    config: *mut sse_config,
+    enabled: bool,
+) -> sse_result {
+    // SAFETY: as promised by the caller.
+    ffi_result!({ unsafe { update_config(config, |c| c.set_proxy_from_env(enabled)) } })
+}
+
+/// Whether a request whose method is not GET may be sent again when the connection is
+/// lost or an attempt fails (default false). Replaying a POST can repeat what it did —
+/// for an LLM API, run and bill the job again — so by default such a client reports the
+/// error with will_retry = false and closes instead. GET requests always reconnect.
+///
+/// # Safety
+/// `config` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn sse_config_set_retry_non_get(
+    config: *mut sse_config,
+    enabled: bool,
+) -> sse_result {
+    // SAFETY: as promised by the caller.
+    ffi_result!({ unsafe { update_config(config, |c| c.set_retry_non_get(enabled)) } })
 }

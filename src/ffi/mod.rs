@@ -9,12 +9,14 @@
 mod boundary;
 mod client;
 mod config;
+mod hooks;
 mod logging;
 mod message;
 mod views;
 
 pub use client::*;
 pub use config::*;
+pub use hooks::*;
 pub use logging::*;
 pub use message::*;
 pub use views::*;

@@ -110,6 +110,9 @@ pub struct sse_error {
     pub will_retry: bool,
     /// When will_retry: the wait before the next attempt.
     pub retry_delay_ms: u32,
+    /// Consecutive failed attempts so far, this one included (0 when a stream that had
+    /// delivered events ended: the count starts again).
+    pub failed_attempts: u32,
 }
 
 /// An `sse_error` together with the message string it points into.
@@ -136,6 +139,7 @@ impl OwnedErrorView {
             message: self.message.as_ptr(),
             will_retry: self.error.will_retry,
             retry_delay_ms: u32::try_from(self.error.retry_delay.as_millis()).unwrap_or(u32::MAX),
+            failed_attempts: self.error.failed_attempts,
         }
     }
 }

@@ -1,0 +1,221 @@
+//! Redirect rules, pure: where a `Location` points, what method and headers go there, and
+//! which redirects are refused. The attempt loop in `connection` follows them.
+//!
+//! - 301, 302, 303, 307 and 308 are followed; 303 (and 301/302 after a POST, as browsers
+//!   do) continue with GET and no body, 307 and 308 keep the method and body.
+//! - `Authorization`, `Cookie` and `Proxy-Authorization` go only to the origin they were
+//!   configured for: a redirect to another origin drops them.
+//! - https -> http is refused: it would send the stream (and the Last-Event-ID) in clear.
+
+use ureq::http::{Method, Uri};
+
+pub fn is_redirect(status: u16) -> bool {
+    matches!(status, 301 | 302 | 303 | 307 | 308)
+}
+
+/// Headers that carry credentials and must not leave their origin.
+pub fn is_credential_header(name: &str) -> bool {
+    name.eq_ignore_ascii_case("authorization")
+        || name.eq_ignore_ascii_case("cookie")
+        || name.eq_ignore_ascii_case("proxy-authorization")
+}
+
+/// The method after a redirect with `status`, and whether the body goes along.
+pub fn method_after(status: u16, method: &Method) -> (Method, bool) {
+    match status {
+        307 | 308 => (method.clone(), true),
+        303 if *method != Method::HEAD => (Method::GET, false),
+        301 | 302 if *method == Method::POST => (Method::GET, false),
+        _ => (method.clone(), true),
+    }
+}
+
+fn default_port(scheme: &str) -> u16 {
+    if scheme == "https" {
+        443
+    } else {
+        80
+    }
+}
+
+/// Scheme, host and port (with the default port filled in), compared case-insensitively.
+pub fn same_origin(a: &Uri, b: &Uri) -> bool {
+    let origin = |u: &Uri| {
+        let scheme = u.scheme_str().unwrap_or("").to_ascii_lowercase();
+        let port = u.port_u16().unwrap_or_else(|| default_port(&scheme));
+        let host = u.host().unwrap_or("").to_ascii_lowercase();
+        (scheme, host, port)
+    };
+    origin(a) == origin(b)
+}
+
+/// Whether following `from` -> `to` would downgrade https to http.
+pub fn is_downgrade(from: &Uri, to: &Uri) -> bool {
+    from.scheme_str() == Some("https") && to.scheme_str() != Some("https")
+}
+
+/// Resolves a `Location` value against the URL it came from (RFC 3986 section 5.2, for the
+/// forms servers send: absolute, scheme-relative, absolute-path and relative-path).
+pub fn resolve_location(base: &Uri, location: &str) -> Result<Uri, String> {
+    let location = location.trim();
+    // A fragment never reaches the server.
+    let location = location.split('#').next().unwrap_or("");
+    let bad =
+        |e: &dyn std::fmt::Display| format!("redirect to an invalid Location {location:?}: {e}");
+    let scheme = base.scheme_str().unwrap_or("http");
+    let authority = base.authority().map(|a| a.as_str()).unwrap_or("");
+    let absolute = if has_scheme(location) {
+        location.to_owned()
+    } else if let Some(rest) = location.strip_prefix("//") {
+        format!("{scheme}://{rest}")
+    } else if location.starts_with('/') {
+        format!("{scheme}://{authority}{}", remove_dot_segments(location))
+    } else if location.is_empty() {
+        base.to_string()
+    } else if let Some(query) = location.strip_prefix('?') {
+        format!("{scheme}://{authority}{}?{query}", base.path())
+    } else {
+        let base_path = base.path();
+        let directory = &base_path[..base_path.rfind('/').map_or(0, |i| i + 1)];
+        let directory = if directory.is_empty() { "/" } else { directory };
+        format!(
+            "{scheme}://{authority}{}",
+            remove_dot_segments(&format!("{directory}{location}"))
+        )
+    };
+    let uri: Uri = absolute.parse().map_err(|e| bad(&e))?;
+    match uri.scheme_str() {
+        Some("http") | Some("https") if uri.host().is_some_and(|h| !h.is_empty()) => Ok(uri),
+        _ => Err(bad(&"only http and https URLs with a host can be followed")),
+    }
+}
+
+fn has_scheme(location: &str) -> bool {
+    match location.find(':') {
+        Some(colon) => {
+            let scheme = &location[..colon];
+            !scheme.is_empty()
+                && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+                && !location[..colon].contains('/')
+        }
+        None => false,
+    }
+}
+
+/// Removes `.` and `..` segments from an absolute path (the query, if any, is kept).
+fn remove_dot_segments(path_and_query: &str) -> String {
+    let (path, query) = match path_and_query.find('?') {
+        Some(q) => path_and_query.split_at(q),
+        None => (path_and_query, ""),
+    };
+    let mut out: Vec<&str> = Vec::new();
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    for (i, segment) in segments.iter().enumerate() {
+        let last = i + 1 == segments.len();
+        match *segment {
+            "." => {
+                if last {
+                    out.push("");
+                }
+            }
+            ".." => {
+                out.pop();
+                if last {
+                    out.push("");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    format!("/{}{query}", out.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uri(s: &str) -> Uri {
+        s.parse().unwrap()
+    }
+
+    fn resolved(base: &str, location: &str) -> String {
+        resolve_location(&uri(base), location).unwrap().to_string()
+    }
+
+    #[test]
+    fn resolves_every_form_of_location() {
+        let base = "http://a.example:8080/x/y/stream?q=1";
+        assert_eq!(resolved(base, "https://b.example/s"), "https://b.example/s");
+        assert_eq!(resolved(base, "//c.example/s"), "http://c.example/s");
+        assert_eq!(
+            resolved(base, "/other?z=2"),
+            "http://a.example:8080/other?z=2"
+        );
+        assert_eq!(resolved(base, "next"), "http://a.example:8080/x/y/next");
+        assert_eq!(resolved(base, "../up"), "http://a.example:8080/x/up");
+        assert_eq!(resolved(base, "./same"), "http://a.example:8080/x/y/same");
+        assert_eq!(
+            resolved(base, "?page=2"),
+            "http://a.example:8080/x/y/stream?page=2"
+        );
+        assert_eq!(resolved(base, "/a/b#frag"), "http://a.example:8080/a/b");
+    }
+
+    #[test]
+    fn refuses_locations_that_are_not_http() {
+        let base = uri("http://a.example/");
+        assert!(resolve_location(&base, "ftp://b.example/").is_err());
+        assert!(resolve_location(&base, "javascript:alert(1)").is_err());
+        assert!(resolve_location(&base, "http://").is_err());
+    }
+
+    #[test]
+    fn origin_includes_scheme_host_and_default_port() {
+        assert!(same_origin(
+            &uri("http://A.example/x"),
+            &uri("http://a.example:80/y")
+        ));
+        assert!(same_origin(
+            &uri("https://a.example/"),
+            &uri("https://a.example:443/")
+        ));
+        assert!(!same_origin(
+            &uri("http://a.example/"),
+            &uri("https://a.example/")
+        ));
+        assert!(!same_origin(
+            &uri("http://a.example/"),
+            &uri("http://a.example:81/")
+        ));
+        assert!(!same_origin(
+            &uri("http://a.example/"),
+            &uri("http://b.example/")
+        ));
+    }
+
+    #[test]
+    fn https_to_http_is_a_downgrade() {
+        assert!(is_downgrade(&uri("https://a/"), &uri("http://a/")));
+        assert!(!is_downgrade(&uri("http://a/"), &uri("https://a/")));
+        assert!(!is_downgrade(&uri("https://a/"), &uri("https://b/")));
+    }
+
+    #[test]
+    fn see_other_turns_into_get_without_body() {
+        assert_eq!(method_after(303, &Method::POST), (Method::GET, false));
+        assert_eq!(method_after(302, &Method::POST), (Method::GET, false));
+        assert_eq!(method_after(307, &Method::POST), (Method::POST, true));
+        assert!(method_after(308, &Method::from_bytes(b"REPORT").unwrap()).1);
+        assert_eq!(method_after(301, &Method::GET), (Method::GET, true));
+    }
+
+    #[test]
+    fn credentials_are_recognised_case_insensitively() {
+        assert!(is_credential_header("Authorization"));
+        assert!(is_credential_header("cookie"));
+        assert!(!is_credential_header("X-Api-Key"));
+    }
+}
