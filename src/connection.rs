@@ -196,9 +196,16 @@ fn send(
             .and_then(|request| attempt.agent.run(request))
     };
     sent.map_err(|error| {
+        // Through a proxy, say so: "connection refused" may be the proxy's.
+        let via = attempt
+            .agent
+            .config()
+            .proxy()
+            .map(|p| format!(" via {}", proxy::describe(p)))
+            .unwrap_or_default();
         let message = match tls::describe_tls_error(&error) {
-            Some(tls) => format!("TLS with {url} failed: {tls}"),
-            None => format!("cannot connect to {url}: {error}"),
+            Some(tls) => format!("TLS with {url}{via} failed: {tls}"),
+            None => format!("cannot connect to {url}{via}: {error}"),
         };
         AttemptFailure {
             kind: ErrorKind::Connect,

@@ -11,6 +11,10 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*"; }
 
+# Every test talks to servers on loopback: a proxy from the environment must not catch that
+# traffic (tests/proxy.rs sets the proxy variables it tests itself).
+export NO_PROXY="127.0.0.1,localhost,::1${NO_PROXY:+,$NO_PROXY}" no_proxy="127.0.0.1,localhost,::1${no_proxy:+,$no_proxy}"
+
 step "tools: installing what is missing"
 bash cmake/install_build_deps.sh --with-valgrind
 for component in rustfmt clippy; do
