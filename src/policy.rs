@@ -164,7 +164,11 @@ impl Policy {
     /// random source (0 in tests that want exact waits).
     pub fn decide(&mut self, ending: Ending, jitter: f64) -> Decision {
         let retry_after = match ending {
-            Ending::Fatal => return Decision::GiveUp,
+            Ending::Fatal => {
+                // Still a failed attempt: the count reported with the error includes it.
+                self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+                return Decision::GiveUp;
+            }
             Ending::StreamLost { delivered: true } => {
                 self.consecutive_failures = 0;
                 None

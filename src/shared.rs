@@ -97,7 +97,8 @@ impl Shared {
     /// Drops the current connection (or the backoff wait) and reconnects at once. False
     /// when the client is closed.
     pub fn restart(&self) -> bool {
-        if self.gate.is_closed() {
+        // Closed by the host, or for good by the worker (which has then ended).
+        if self.gate.is_closed() || self.ready_state() == ReadyState::Closed {
             return false;
         }
         self.restart_requested.store(true, Ordering::Release);

@@ -111,9 +111,10 @@ impl Worker {
                 }
                 Outcome::Failed(failure) => failure,
             };
+            let decision = self.policy.decide(failure.ending, self.jitter.next());
+            // Replaying a POST may repeat what it did: only the host may ask for that.
             let decision = match self.config.replay_allowed() {
-                true => self.policy.decide(failure.ending, self.jitter.next()),
-                // Replaying a POST may repeat what it did: only the host may ask for that.
+                true => decision,
                 false => Decision::GiveUp,
             };
             match decision {
