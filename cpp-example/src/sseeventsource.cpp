@@ -406,6 +406,20 @@ void SseEventSource::close()
     setReadyState(Closed);
 }
 
+void SseEventSource::restart()
+{
+    if (QThread::currentThread() != thread()) {
+        qWarning("SseEventSource::restart: called from another thread than the object's; "
+                 "use QMetaObject::invokeMethod(source, &SseEventSource::restart)");
+        return;
+    }
+    if (!m_client || m_readyState == Closed)
+        return;
+    // SSE_ERROR_CLOSED: the library gave up meanwhile; its CLOSED state is on its way
+    // through the queue, so there is nothing to do here.
+    sse_client_restart(m_client);
+}
+
 void SseEventSource::releaseClient()
 {
     // The notifier goes first: the fd it watches belongs to the client. Deleting it from

@@ -226,6 +226,13 @@ public Q_SLOTS:
     // returns, including the rest of a batch being delivered when close() is called from
     // a slot. Idempotent. open() may be called again afterwards.
     void close();
+    // Drops the current connection, or cuts the wait before a reconnect short, and
+    // connects again at once (with lastEventId() as Last-Event-ID), the backoff starting
+    // over: for a host that learns the network came back. No errorOccurred: only
+    // readyStateChanged(Connecting) if the stream was Open, then Open again. A no-op when
+    // the source is Closed (never opened, closed, or given up). Call it on the object's
+    // thread, like open() and close().
+    void restart();
 
 Q_SIGNALS:
     void urlChanged(const QUrl &url);

@@ -311,6 +311,7 @@ private Q_SLOTS:
     void a_burst_larger_than_queue_and_batch_arrives_complete_and_in_order();
     void an_event_over_max_event_size_is_an_error_then_a_reconnect();
     void a_silent_stream_hits_the_read_timeout_and_reconnects();
+    void restart_while_open_reconnects_with_last_event_id();
 };
 
 void tst_SseEventSource::events_arrive_in_order_with_type_data_and_id()
@@ -825,6 +826,43 @@ void tst_SseEventSource::a_silent_stream_hits_the_read_timeout_and_reconnects()
     QCOMPARE(errors.at(0).at(0).value<SseEventSource::ErrorKind>(), SseEventSource::ReadTimeout);
     QCOMPARE(errors.at(0).at(3).toBool(), true);
     QCOMPARE(server.connectionCount(), 2);
+}
+
+void tst_SseEventSource::restart_while_open_reconnects_with_last_event_id()
+{
+    ScriptedServer server({Script::stream().send("id: 9\ndata: a\n\n"), Script::stream().send("data: b\n\n")});
+    auto source = makeSource(server.url());
+    // A backoff far beyond the test: only restart() can reconnect in time.
+    source->setReconnectDelay(600000, 600000);
+    QSignalSpy events(source.get(), &SseEventSource::eventReceived);
+    QSignalSpy errors(source.get(), &SseEventSource::errorOccurred);
+    QSignalSpy states(source.get(), &SseEventSource::readyStateChanged);
+    QSignalSpy opened(source.get(), &SseEventSource::opened);
+
+    source->restart(); // Closed: a no-op
+    QCOMPARE(source->readyState(), SseEventSource::Closed);
+    QCOMPARE(states.size(), 0);
+
+    source->open();
+    QTRY_COMPARE(events.size(), 1);
+    QCOMPARE(server.connectionCount(), 1);
+    source->restart();
+    QTRY_COMPARE(events.size(), 2);
+    QCOMPARE(eventAt(events, 1), SseEvent(u"message"_s, u"b"_s, u"9"_s));
+    QCOMPARE(server.requests().size(), 2);
+    QVERIFY(!server.requests().at(0).hasHeader("last-event-id"));
+    QCOMPARE(server.requests().at(1).header("last-event-id"), QByteArray("9"));
+    QTRY_COMPARE(server.closedConnections(), 1); // the first connection was dropped
+    QCOMPARE(errors.size(), 0);                 // a restart is not an error
+    QCOMPARE(opened.size(), 2);
+    QCOMPARE(::states(states), (QList<SseEventSource::ReadyState>{SseEventSource::Connecting, SseEventSource::Open,
+                                                                  SseEventSource::Connecting, SseEventSource::Open}));
+
+    source->close();
+    source->restart(); // after close: a no-op
+    QTest::qWait(100);
+    QCOMPARE(server.connectionCount(), 2);
+    QCOMPARE(source->readyState(), SseEventSource::Closed);
 }
 
 QTEST_GUILESS_MAIN(tst_SseEventSource)

@@ -4,8 +4,9 @@
  * It starts its own loopback HTTP server (a pthread with real sockets on 127.0.0.1, an
  * ephemeral port) that records each request head and answers with a scripted response,
  * and drives the library through it: hostile input, callback mode with a reconnect,
- * close from inside a callback, fatal responses, poll mode with the wakeup fd, and the
- * log callback. One line per check, then "N passed, M failed"; exit status 1 if M > 0.
+ * close from inside a callback, fatal responses, poll mode with the wakeup fd, the log
+ * callback, the request and response hooks, restart, stats, failed_attempts and the
+ * POST replay rule. One line per check, then "N passed, M failed"; exit status 1 if M > 0.
  *
  * Every wait is bounded (5 s, times SSE_TEST_TIMEOUT_SCALE when set, e.g. under valgrind)
  * so that a bug fails a check instead of hanging the run.
@@ -348,6 +349,7 @@ typedef struct {
     int will_retry;
     uint32_t retry_delay_ms;
     char message[256];
+    uint32_t failed_attempts;
 } rec_error_t;
 
 typedef struct {
@@ -506,6 +508,7 @@ static void cb_error(void *userdata, const sse_error *err)
         e->http_status = err->http_status;
         e->will_retry = err->will_retry ? 1 : 0;
         e->retry_delay_ms = err->retry_delay_ms;
+        e->failed_attempts = err->failed_attempts;
         snprintf(e->message, sizeof e->message, "%s", err->message ? err->message : "(NULL)");
     }
     r->nerrors++;
@@ -1363,6 +1366,656 @@ out_server:
     server_stop(&srv);
 }
 
+/* ------------------------------------------------------------------------------------ */
+/* Hooks, restart, stats, failed_attempts, retry_non_get, and the new setters            */
+/* ------------------------------------------------------------------------------------ */
+
+#define HOOK_MAX 8
+
+/* What the request hook saw and what its calls returned, per call (under mu). */
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_t main_thread;
+    int calls;
+    int on_main_thread;
+    uint32_t attempts[HOOK_MAX];
+    char last_ids[HOOK_MAX][32];
+    char urls[HOOK_MAX][64];
+    sse_result set_token[HOOK_MAX];   /* set_header("Authorization", "Bearer token-<attempt>") */
+    sse_result set_crlf[HOOK_MAX];    /* set_header("X-Evil", "a\r\nEvil: 1") */
+    int crlf_has_message[HOOK_MAX];   /* sse_last_error_message() explains it, on the worker */
+    sse_result set_lf[HOOK_MAX];      /* set_header("X-Evil", "a\nb") */
+    sse_result set_lei[HOOK_MAX];     /* set_header("Last-Event-ID", "forged") */
+    sse_result set_null[HOOK_MAX];    /* set_header(req, NULL, "v") and (req, "X-A", NULL) */
+    sse_result set_null_req[HOOK_MAX];/* set_header(NULL, "X-A", "v") */
+    sse_result remove_drop[HOOK_MAX]; /* remove_header("x-drop") in attempt 1 only */
+    sse_result remove_null[HOOK_MAX]; /* remove_header(req, NULL) */
+} req_hook_t;
+
+static void on_request(void *userdata, sse_request *request)
+{
+    req_hook_t *h = (req_hook_t *)userdata;
+    uint32_t attempt = sse_request_attempt(request);
+    char token[64];
+    int i;
+    pthread_mutex_lock(&h->mu);
+    i = h->calls++;
+    if (pthread_equal(pthread_self(), h->main_thread)) h->on_main_thread++;
+    if (i < HOOK_MAX) {
+        h->attempts[i] = attempt;
+        snprintf(h->last_ids[i], sizeof h->last_ids[i], "%s", sse_request_last_event_id(request));
+        snprintf(h->urls[i], sizeof h->urls[i], "%s", sse_request_url(request));
+        snprintf(token, sizeof token, "Bearer token-%u", (unsigned)attempt);
+        h->set_token[i] = sse_request_set_header(request, "Authorization", token);
+        h->set_crlf[i] = sse_request_set_header(request, "X-Evil", "a\r\nEvil: 1");
+        h->crlf_has_message[i] = sse_last_error_message()[0] != '\0';
+        h->set_lf[i] = sse_request_set_header(request, "X-Evil", "a\nb");
+        h->set_lei[i] = sse_request_set_header(request, "Last-Event-ID", "forged");
+        h->set_null[i] = sse_request_set_header(request, NULL, "v");
+        if (h->set_null[i] == SSE_ERROR_NULL_ARGUMENT) {
+            h->set_null[i] = sse_request_set_header(request, "X-A", NULL);
+        }
+        h->set_null_req[i] = sse_request_set_header(NULL, "X-A", "v");
+        h->remove_drop[i] = attempt == 1 ? sse_request_remove_header(request, "x-drop") : SSE_OK;
+        h->remove_null[i] = sse_request_remove_header(request, NULL);
+    }
+    pthread_mutex_unlock(&h->mu);
+}
+
+static int req_hook_calls(req_hook_t *h)
+{
+    int n;
+    pthread_mutex_lock(&h->mu);
+    n = h->calls;
+    pthread_mutex_unlock(&h->mu);
+    return n;
+}
+
+/* The request hook: a fresh header per attempt, the attempt number, the Last-Event-ID about
+ * to be sent, refused bad headers, and a removal that applies to one attempt only. */
+static void test_request_hook(void)
+{
+    static const char body1[] = "id: c1\ndata: one\n\n";
+    static const char body2[] = "data: two\n\n";
+    step_t steps[2];
+    server_t srv;
+    rec_t rec;
+    req_hook_t hook;
+    sse_callbacks cb;
+    sse_config *cfg;
+    sse_client *client = NULL;
+    sse_result r;
+    char req[REQ_MAX];
+    int i, ok;
+
+    section("request hook");
+    memset(steps, 0, sizeof steps);
+    steps[0].head = STREAM_HEAD;
+    steps[0].body = body1;
+    steps[0].body_len = sizeof body1 - 1;
+    steps[1].head = STREAM_HEAD;
+    steps[1].body = body2;
+    steps[1].body_len = sizeof body2 - 1;
+    steps[1].hold_open = 1;
+    if (server_start(&srv, steps, 2) != 0) {
+        check(0, "start the loopback server: %s", strerror(errno));
+        return;
+    }
+    rec_init(&rec);
+    memset(&hook, 0, sizeof hook);
+    pthread_mutex_init(&hook.mu, NULL);
+    hook.main_thread = pthread_self();
+    cb = callbacks_for(&rec);
+    cfg = fast_config(srv.url);
+    if (cfg == NULL) goto out_server;
+    check_result(sse_config_set_header(cfg, "Authorization", "Bearer configured"), SSE_OK,
+                 "sse_config_set_header(\"Authorization\", \"Bearer configured\")");
+    check_result(sse_config_set_header(cfg, "X-Drop", "configured"), SSE_OK, "sse_config_set_header(\"X-Drop\")");
+    check_result(sse_config_set_request_hook(NULL, on_request, &hook), SSE_ERROR_NULL_ARGUMENT,
+                 "sse_config_set_request_hook(NULL, hook, ud)");
+    check_result(sse_config_set_request_hook(cfg, on_request, &hook), SSE_OK, "sse_config_set_request_hook(cfg, hook, ud)");
+    r = sse_client_open(cfg, &cb, &client);
+    sse_config_free(cfg); /* the client keeps the hook */
+    check_result(r, SSE_OK, "sse_client_open");
+    if (r != SSE_OK || client == NULL) goto out_server;
+
+    ok = wait_for(&rec, rec_nevents, 2);
+    check(ok, "2 events arrive over 2 connections (got %d)", rec_nevents(&rec));
+    check(req_hook_calls(&hook) == 2, "the hook ran once per attempt: 2 (got %d)", req_hook_calls(&hook));
+
+    pthread_mutex_lock(&hook.mu);
+    check(hook.on_main_thread == 0, "the hook runs on the worker thread");
+    check(hook.attempts[0] == 1 && hook.attempts[1] == 2, "sse_request_attempt: 1 then 2 (got %u, %u)",
+          (unsigned)hook.attempts[0], (unsigned)hook.attempts[1]);
+    check(strcmp(hook.last_ids[0], "") == 0 && strcmp(hook.last_ids[1], "c1") == 0,
+          "sse_request_last_event_id: \"\" then \"c1\" (got \"%s\", \"%s\")", hook.last_ids[0], hook.last_ids[1]);
+    check(strcmp(hook.urls[0], srv.url) == 0 && strcmp(hook.urls[1], srv.url) == 0,
+          "sse_request_url is the configured URL (got \"%s\")", hook.urls[0]);
+    ok = 1;
+    for (i = 0; i < 2; i++) {
+        ok = ok && hook.set_token[i] == SSE_OK;
+    }
+    check(ok, "sse_request_set_header(\"Authorization\", token) -> SSE_OK");
+    check(hook.set_crlf[0] == SSE_ERROR_INVALID_ARGUMENT && hook.set_crlf[1] == SSE_ERROR_INVALID_ARGUMENT,
+          "sse_request_set_header with CR/LF in the value -> SSE_ERROR_INVALID_ARGUMENT (got %s)",
+          sse_result_name(hook.set_crlf[0]));
+    check(hook.crlf_has_message[0], "  and sse_last_error_message() explains it inside the hook");
+    check(hook.set_lf[0] == SSE_ERROR_INVALID_ARGUMENT, "sse_request_set_header with LF -> SSE_ERROR_INVALID_ARGUMENT (got %s)",
+          sse_result_name(hook.set_lf[0]));
+    check(hook.set_lei[0] == SSE_ERROR_INVALID_ARGUMENT,
+          "sse_request_set_header(\"Last-Event-ID\") -> SSE_ERROR_INVALID_ARGUMENT (got %s)", sse_result_name(hook.set_lei[0]));
+    check(hook.set_null[0] == SSE_ERROR_NULL_ARGUMENT,
+          "sse_request_set_header with a NULL name or value -> SSE_ERROR_NULL_ARGUMENT (got %s)",
+          sse_result_name(hook.set_null[0]));
+    check(hook.set_null_req[0] == SSE_ERROR_NULL_ARGUMENT, "sse_request_set_header(NULL, ...) -> SSE_ERROR_NULL_ARGUMENT (got %s)",
+          sse_result_name(hook.set_null_req[0]));
+    check(hook.remove_drop[0] == SSE_OK, "sse_request_remove_header(\"x-drop\") -> SSE_OK (got %s)",
+          sse_result_name(hook.remove_drop[0]));
+    check(hook.remove_null[0] == SSE_ERROR_NULL_ARGUMENT, "sse_request_remove_header(req, NULL) -> SSE_ERROR_NULL_ARGUMENT (got %s)",
+          sse_result_name(hook.remove_null[0]));
+    pthread_mutex_unlock(&hook.mu);
+
+    server_request(&srv, 0, req, sizeof req);
+    check(find_ci(req, "\r\nauthorization: Bearer token-1\r\n") != NULL,
+          "request 1 carries the hook's Authorization: Bearer token-1 (replacing the configured one)");
+    check(find_ci(req, "Bearer configured") == NULL, "request 1 does not carry the configured Authorization");
+    check(find_ci(req, "\r\nx-drop:") == NULL, "request 1 lacks X-Drop (removed by the hook)");
+    check(find_ci(req, "evil") == NULL && find_ci(req, "forged") == NULL, "request 1 has no refused header");
+    server_request(&srv, 1, req, sizeof req);
+    check(find_ci(req, "\r\nauthorization: Bearer token-2\r\n") != NULL, "request 2 carries Authorization: Bearer token-2");
+    check(find_ci(req, "\r\nx-drop: configured\r\n") != NULL, "request 2 has X-Drop again: the removal was for attempt 1 only");
+    check(find_ci(req, "\r\nlast-event-id: c1\r\n") != NULL, "request 2 carries Last-Event-ID: c1");
+
+    sse_client_close(client);
+    i = req_hook_calls(&hook);
+    sleep_ms(100);
+    check(req_hook_calls(&hook) == i, "no hook call after sse_client_close returned");
+    sse_client_free(client);
+
+    /* The accessors with NULL, outside any hook. */
+    check(sse_request_attempt(NULL) == 0, "sse_request_attempt(NULL) == 0");
+    check(sse_request_last_event_id(NULL) != NULL && sse_request_last_event_id(NULL)[0] == '\0',
+          "sse_request_last_event_id(NULL) == \"\"");
+    check(sse_request_url(NULL) != NULL && sse_request_url(NULL)[0] == '\0', "sse_request_url(NULL) == \"\"");
+    check_result(sse_request_set_header(NULL, "X-A", "1"), SSE_ERROR_NULL_ARGUMENT, "sse_request_set_header(NULL, ...)");
+    check_result(sse_request_remove_header(NULL, "X-A"), SSE_ERROR_NULL_ARGUMENT, "sse_request_remove_header(NULL, ...)");
+
+out_server:
+    server_stop(&srv);
+    rec_destroy(&rec);
+    pthread_mutex_destroy(&hook.mu);
+}
+
+/* What the response hook saw, per call (under mu). */
+typedef struct {
+    pthread_mutex_t mu;
+    int calls;
+    uint16_t statuses[HOOK_MAX];
+    char urls[HOOK_MAX][64];
+    char rate_lower[HOOK_MAX][16];  /* sse_response_header(r, "x-ratelimit-remaining") */
+    char rate_upper[HOOK_MAX][16];  /* sse_response_header(r, "X-RATELIMIT-REMAINING") */
+    int missing_is_null[HOOK_MAX];  /* a header it does not have -> NULL */
+    int null_name_is_null[HOOK_MAX];
+    size_t count[HOOK_MAX];
+    int iterate_ok[HOOK_MAX];       /* every index < count: SSE_OK, lower-case name, a value */
+    int found_by_index[HOOK_MAX];   /* x-ratelimit-remaining: 0 found by iterating */
+    sse_result out_of_range[HOOK_MAX];
+    sse_result null_out[HOOK_MAX];
+    sse_result null_response[HOOK_MAX];
+} resp_hook_t;
+
+static void copy_or_null(char *dst, size_t cap, const char *src)
+{
+    snprintf(dst, cap, "%s", src != NULL ? src : "(NULL)");
+}
+
+static void on_response(void *userdata, const sse_response *response)
+{
+    resp_hook_t *h = (resp_hook_t *)userdata;
+    int i;
+    pthread_mutex_lock(&h->mu);
+    i = h->calls++;
+    if (i < HOOK_MAX) {
+        size_t k, n = sse_response_header_count(response);
+        const char *name = NULL;
+        const char *value = NULL;
+        h->statuses[i] = sse_response_status(response);
+        snprintf(h->urls[i], sizeof h->urls[i], "%s", sse_response_url(response));
+        copy_or_null(h->rate_lower[i], sizeof h->rate_lower[i], sse_response_header(response, "x-ratelimit-remaining"));
+        copy_or_null(h->rate_upper[i], sizeof h->rate_upper[i], sse_response_header(response, "X-RATELIMIT-REMAINING"));
+        h->missing_is_null[i] = sse_response_header(response, "x-not-sent") == NULL;
+        h->null_name_is_null[i] = sse_response_header(response, NULL) == NULL;
+        h->count[i] = n;
+        h->iterate_ok[i] = 1;
+        for (k = 0; k < n; k++) {
+            const char *c;
+            name = NULL;
+            value = NULL;
+            if (sse_response_header_at(response, k, &name, &value) != SSE_OK || name == NULL || value == NULL) {
+                h->iterate_ok[i] = 0;
+                continue;
+            }
+            for (c = name; *c; c++) {
+                if (*c >= 'A' && *c <= 'Z') h->iterate_ok[i] = 0;
+            }
+            if (strcmp(name, "x-ratelimit-remaining") == 0 && strcmp(value, "0") == 0) h->found_by_index[i] = 1;
+        }
+        h->out_of_range[i] = sse_response_header_at(response, n, &name, &value);
+        h->null_out[i] = sse_response_header_at(response, 0, NULL, &value);
+        h->null_response[i] = sse_response_header_at(NULL, 0, &name, &value);
+    }
+    pthread_mutex_unlock(&h->mu);
+}
+
+/* The response hook: every response (the 429 too), status, headers by name and index. */
+static void test_response_hook(void)
+{
+    static const char body[] = "data: ok\n\n";
+    step_t steps[2];
+    server_t srv;
+    rec_t rec;
+    resp_hook_t hook;
+    sse_callbacks cb;
+    sse_config *cfg;
+    sse_client *client = NULL;
+    sse_result r;
+    const char *name = NULL;
+    const char *value = NULL;
+    int ok;
+
+    section("response hook");
+    memset(steps, 0, sizeof steps);
+    steps[0].head = "HTTP/1.1 429 Too Many Requests\r\nX-RateLimit-Remaining: 0\r\nContent-Length: 0\r\n"
+                    "Connection: close\r\n\r\n";
+    steps[1].head = STREAM_HEAD;
+    steps[1].body = body;
+    steps[1].body_len = sizeof body - 1;
+    steps[1].hold_open = 1;
+    if (server_start(&srv, steps, 2) != 0) {
+        check(0, "start the loopback server: %s", strerror(errno));
+        return;
+    }
+    rec_init(&rec);
+    memset(&hook, 0, sizeof hook);
+    pthread_mutex_init(&hook.mu, NULL);
+    cb = callbacks_for(&rec);
+    cfg = fast_config(srv.url);
+    if (cfg == NULL) goto out_server;
+    check_result(sse_config_set_response_hook(NULL, on_response, &hook), SSE_ERROR_NULL_ARGUMENT,
+                 "sse_config_set_response_hook(NULL, hook, ud)");
+    check_result(sse_config_set_response_hook(cfg, on_response, &hook), SSE_OK, "sse_config_set_response_hook(cfg, hook, ud)");
+    r = sse_client_open(cfg, &cb, &client);
+    sse_config_free(cfg);
+    check_result(r, SSE_OK, "sse_client_open");
+    if (r != SSE_OK || client == NULL) goto out_server;
+
+    ok = wait_for(&rec, rec_nevents, 1);
+    check(ok, "the event arrives after the 429 (got %d events)", rec_nevents(&rec));
+    pthread_mutex_lock(&hook.mu);
+    check(hook.calls == 2, "the hook saw 2 responses (got %d)", hook.calls);
+    check(hook.statuses[0] == 429 && hook.statuses[1] == 200, "sse_response_status: 429 then 200 (got %u, %u)",
+          (unsigned)hook.statuses[0], (unsigned)hook.statuses[1]);
+    check(strcmp(hook.urls[0], srv.url) == 0, "sse_response_url is the URL answered (got \"%s\")", hook.urls[0]);
+    check(strcmp(hook.rate_lower[0], "0") == 0 && strcmp(hook.rate_upper[0], "0") == 0,
+          "sse_response_header finds X-RateLimit-Remaining: 0 whatever the case (got \"%s\", \"%s\")", hook.rate_lower[0],
+          hook.rate_upper[0]);
+    check(strcmp(hook.rate_lower[1], "(NULL)") == 0, "the 200 has no X-RateLimit-Remaining: NULL (got \"%s\")",
+          hook.rate_lower[1]);
+    check(hook.missing_is_null[0] && hook.null_name_is_null[0], "sse_response_header: absent name or NULL name -> NULL");
+    check(hook.count[0] >= 3 && hook.count[1] >= 2, "sse_response_header_count counts the headers (got %lu, %lu)",
+          (unsigned long)hook.count[0], (unsigned long)hook.count[1]);
+    check(hook.iterate_ok[0] && hook.iterate_ok[1],
+          "sse_response_header_at(i < count) -> SSE_OK with a lower-case name and a value");
+    check(hook.found_by_index[0], "iterating the 429's headers finds x-ratelimit-remaining: 0");
+    check(hook.out_of_range[0] == SSE_ERROR_INVALID_ARGUMENT,
+          "sse_response_header_at(count) -> SSE_ERROR_INVALID_ARGUMENT (got %s)", sse_result_name(hook.out_of_range[0]));
+    check(hook.null_out[0] == SSE_ERROR_NULL_ARGUMENT, "sse_response_header_at(r, 0, NULL, &v) -> SSE_ERROR_NULL_ARGUMENT (got %s)",
+          sse_result_name(hook.null_out[0]));
+    check(hook.null_response[0] == SSE_ERROR_NULL_ARGUMENT,
+          "sse_response_header_at(NULL, ...) -> SSE_ERROR_NULL_ARGUMENT (got %s)", sse_result_name(hook.null_response[0]));
+    check(rec.nerrors == 1 && rec.errors[0].http_status == 429 && rec.errors[0].will_retry,
+          "the 429 was also reported as a retried error (got %d errors)", rec.nerrors);
+    pthread_mutex_unlock(&hook.mu);
+    sse_client_free(client);
+
+    check(sse_response_status(NULL) == 0, "sse_response_status(NULL) == 0");
+    check(sse_response_url(NULL) != NULL && sse_response_url(NULL)[0] == '\0', "sse_response_url(NULL) == \"\"");
+    check(sse_response_header(NULL, "x") == NULL, "sse_response_header(NULL, name) == NULL");
+    check(sse_response_header_count(NULL) == 0, "sse_response_header_count(NULL) == 0");
+    check_result(sse_response_header_at(NULL, 0, &name, &value), SSE_ERROR_NULL_ARGUMENT, "sse_response_header_at(NULL, ...)");
+    check(name == NULL && value == NULL, "  and the outputs untouched");
+
+out_server:
+    server_stop(&srv);
+    rec_destroy(&rec);
+    pthread_mutex_destroy(&hook.mu);
+}
+
+static int rec_ncomments(rec_t *r)
+{
+    int n;
+    pthread_mutex_lock(&r->mu);
+    n = r->ncomments;
+    pthread_mutex_unlock(&r->mu);
+    return n;
+}
+
+static int all_zero(const uint64_t *v, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        if (v[i] != 0) return 0;
+    }
+    return 1;
+}
+
+/* sse_client_stats counts exactly; sse_client_restart reconnects at once, with the last
+ * event ID and without an error, even with a backoff far longer than the test. */
+static void test_restart_and_stats(void)
+{
+    static const char body1[] = "id: r1\ndata: a\n\n: note\n\n";
+    static const char body2[] = "data: b\n\n";
+    step_t steps[2];
+    server_t srv;
+    rec_t rec;
+    sse_callbacks cb;
+    sse_config *cfg;
+    sse_client *client = NULL;
+    sse_stats st, before;
+    sse_result r;
+    char req[REQ_MAX];
+    long long t0;
+    uint64_t connected;
+    int ok;
+
+    section("sse_client_restart and sse_client_stats");
+    memset(steps, 0, sizeof steps);
+    steps[0].head = STREAM_HEAD;
+    steps[0].body = body1;
+    steps[0].body_len = sizeof body1 - 1;
+    steps[0].hold_open = 1;
+    steps[1].head = STREAM_HEAD;
+    steps[1].body = body2;
+    steps[1].body_len = sizeof body2 - 1;
+    steps[1].hold_open = 1;
+    if (server_start(&srv, steps, 2) != 0) {
+        check(0, "start the loopback server: %s", strerror(errno));
+        return;
+    }
+    rec_init(&rec);
+    cb = callbacks_for(&rec);
+    cfg = fast_config(srv.url);
+    if (cfg == NULL) goto out_server;
+    /* Far beyond any wait of this test (also under valgrind): only a restart reconnects. */
+    check_result(sse_config_set_reconnect_delay(cfg, 600000, 600000), SSE_OK, "sse_config_set_reconnect_delay(600000, 600000)");
+    r = sse_client_open(cfg, &cb, &client);
+    sse_config_free(cfg);
+    check_result(r, SSE_OK, "sse_client_open");
+    if (r != SSE_OK || client == NULL) goto out_server;
+
+    ok = wait_for(&rec, rec_nevents, 1) && wait_for(&rec, rec_ncomments, 1);
+    check(ok, "the event and the comment arrive");
+    /* The counters of a read are published after its callbacks: wait for them. */
+    t0 = now_ms();
+    memset(&st, 0, sizeof st);
+    while (now_ms() - t0 < g_wait_ms) {
+        if (sse_client_stats(client, &st) == SSE_OK && st.bytes_received >= sizeof body1 - 1) break;
+        sleep_ms(2);
+    }
+    check_result(sse_client_stats(client, &st), SSE_OK, "sse_client_stats(client, &st)");
+    check(st.connection_attempts == 1 && st.connections_opened == 1, "stats: 1 attempt, 1 opened (got %lu, %lu)",
+          (unsigned long)st.connection_attempts, (unsigned long)st.connections_opened);
+    check(st.events == 1 && st.comments == 1, "stats: 1 event, 1 comment (got %lu, %lu)", (unsigned long)st.events,
+          (unsigned long)st.comments);
+    check(st.bytes_received == sizeof body1 - 1, "stats: bytes_received == the body length %lu (got %lu)",
+          (unsigned long)(sizeof body1 - 1), (unsigned long)st.bytes_received);
+    check(all_zero(st.errors, sizeof st.errors / sizeof st.errors[0]), "stats: no error of any kind");
+    check(st.reconnect_delay_ms == 0, "stats: reconnect_delay_ms 0 before any reconnect (got %lu)",
+          (unsigned long)st.reconnect_delay_ms);
+    connected = st.time_connected_ms;
+    sleep_ms(120);
+    sse_client_stats(client, &st);
+    check(st.time_connected_ms >= connected + 60, "stats: time_connected_ms grows while OPEN (%lu, then %lu 120 ms later)",
+          (unsigned long)connected, (unsigned long)st.time_connected_ms);
+
+    memset(&before, 0xab, sizeof before);
+    st = before;
+    check_result(sse_client_stats(NULL, &st), SSE_ERROR_NULL_ARGUMENT, "sse_client_stats(NULL, &st)");
+    check(memcmp(&st, &before, sizeof st) == 0, "  and *out untouched");
+    check_result(sse_client_stats(client, NULL), SSE_ERROR_NULL_ARGUMENT, "sse_client_stats(client, NULL)");
+    check_result(sse_client_restart(NULL), SSE_ERROR_NULL_ARGUMENT, "sse_client_restart(NULL)");
+
+    t0 = now_ms();
+    check_result(sse_client_restart(client), SSE_OK, "sse_client_restart while OPEN");
+    ok = wait_for(&rec, rec_nevents, 2);
+    check(ok, "the stream is back at once (a 600 s backoff would not be) (%lld ms)", now_ms() - t0);
+    check(server_conns(&srv) == 2, "the server saw a second connection (got %d)", server_conns(&srv));
+    server_request(&srv, 1, req, sizeof req);
+    check(find_ci(req, "\r\nlast-event-id: r1\r\n") != NULL, "the new request carries Last-Event-ID: r1");
+    pthread_mutex_lock(&rec.mu);
+    check(rec.nerrors == 0, "no on_error for a restart (got %d)", rec.nerrors);
+    check(strcmp(rec.seq, "oOecCoOe") == 0,
+          "order: open, OPEN, event, comment, CONNECTING (restart), open, OPEN, event (got \"%s\")", rec.seq);
+    pthread_mutex_unlock(&rec.mu);
+    sse_client_stats(client, &st);
+    check(st.connection_attempts == 2 && st.connections_opened == 2 && st.events == 2,
+          "stats after the restart: 2 attempts, 2 opened, 2 events (got %lu, %lu, %lu)",
+          (unsigned long)st.connection_attempts, (unsigned long)st.connections_opened, (unsigned long)st.events);
+    check(all_zero(st.errors, sizeof st.errors / sizeof st.errors[0]), "stats: still no error");
+
+    sse_client_close(client);
+    check_result(sse_client_restart(client), SSE_ERROR_CLOSED, "sse_client_restart after close");
+    check_result(sse_client_stats(client, &st), SSE_OK, "sse_client_stats after close");
+    sleep_ms(50);
+    check(server_conns(&srv) == 2, "no connection after close (got %d)", server_conns(&srv));
+    sse_client_free(client);
+
+out_server:
+    server_stop(&srv);
+    rec_destroy(&rec);
+}
+
+/* sse_error.failed_attempts: 1, 2 on consecutive 503s, 0 once a stream delivered an event. */
+static void test_failed_attempts(void)
+{
+    static const char head503[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    static const char body1[] = "data: x\n\n";
+    static const char body2[] = "data: y\n\n";
+    step_t steps[4];
+    server_t srv;
+    rec_t rec;
+    sse_callbacks cb;
+    sse_config *cfg;
+    sse_client *client = NULL;
+    sse_result r;
+    int ok;
+
+    section("sse_error.failed_attempts");
+    memset(steps, 0, sizeof steps);
+    steps[0].head = head503;
+    steps[1].head = head503;
+    steps[2].head = STREAM_HEAD;
+    steps[2].body = body1;
+    steps[2].body_len = sizeof body1 - 1;
+    steps[3].head = STREAM_HEAD;
+    steps[3].body = body2;
+    steps[3].body_len = sizeof body2 - 1;
+    steps[3].hold_open = 1;
+    if (server_start(&srv, steps, 4) != 0) {
+        check(0, "start the loopback server: %s", strerror(errno));
+        return;
+    }
+    rec_init(&rec);
+    cb = callbacks_for(&rec);
+    cfg = fast_config(srv.url);
+    if (cfg == NULL) goto out_server;
+    r = sse_client_open(cfg, &cb, &client);
+    sse_config_free(cfg);
+    check_result(r, SSE_OK, "sse_client_open");
+    if (r != SSE_OK || client == NULL) goto out_server;
+
+    ok = wait_for(&rec, rec_nevents, 2);
+    check(ok, "2 events after two 503s (got %d)", rec_nevents(&rec));
+    pthread_mutex_lock(&rec.mu);
+    check(rec.nerrors == 3, "3 errors (got %d)", rec.nerrors);
+    check(rec.errors[0].kind == SSE_ERROR_KIND_HTTP_STATUS && rec.errors[0].failed_attempts == 1,
+          "first 503: failed_attempts 1 (got %u)", (unsigned)rec.errors[0].failed_attempts);
+    check(rec.errors[1].kind == SSE_ERROR_KIND_HTTP_STATUS && rec.errors[1].failed_attempts == 2,
+          "second 503: failed_attempts 2 (got %u)", (unsigned)rec.errors[1].failed_attempts);
+    check(rec.errors[2].kind == SSE_ERROR_KIND_STREAM_ENDED && rec.errors[2].failed_attempts == 0,
+          "the end of a stream that delivered an event: failed_attempts 0 (got %u)", (unsigned)rec.errors[2].failed_attempts);
+    pthread_mutex_unlock(&rec.mu);
+    sse_client_free(client);
+
+out_server:
+    server_stop(&srv);
+    rec_destroy(&rec);
+}
+
+/* A POST is not sent again unless sse_config_set_retry_non_get allows it. */
+static void run_post(int allow_replay)
+{
+    static const char head503[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    static const char body[] = "data: ok\n\n";
+    static const char post_body[] = "{\"q\":1}";
+    step_t steps[2];
+    server_t srv;
+    rec_t rec;
+    sse_callbacks cb;
+    sse_config *cfg;
+    sse_client *client = NULL;
+    sse_result r;
+    char req[REQ_MAX];
+    int i;
+
+    section(allow_replay ? "POST with sse_config_set_retry_non_get(true): sent again" : "POST: a 503 is not retried");
+    memset(steps, 0, sizeof steps);
+    steps[0].head = head503;
+    steps[1].head = STREAM_HEAD;
+    steps[1].body = body;
+    steps[1].body_len = sizeof body - 1;
+    steps[1].hold_open = 1;
+    if (server_start(&srv, steps, 2) != 0) {
+        check(0, "start the loopback server: %s", strerror(errno));
+        return;
+    }
+    rec_init(&rec);
+    cb = callbacks_for(&rec);
+    cfg = fast_config(srv.url);
+    if (cfg == NULL) goto out_server;
+    check_result(sse_config_set_method(cfg, "POST"), SSE_OK, "sse_config_set_method(\"POST\")");
+    check_result(sse_config_set_body(cfg, (const uint8_t *)post_body, strlen(post_body)), SSE_OK, "sse_config_set_body");
+    if (allow_replay) {
+        check_result(sse_config_set_retry_non_get(cfg, true), SSE_OK, "sse_config_set_retry_non_get(cfg, true)");
+    }
+    r = sse_client_open(cfg, &cb, &client);
+    sse_config_free(cfg);
+    check_result(r, SSE_OK, "sse_client_open");
+    if (r != SSE_OK || client == NULL) goto out_server;
+
+    if (allow_replay) {
+        check(wait_for(&rec, rec_nevents, 1), "the event arrives on the second POST");
+        check(server_conns(&srv) == 2, "2 requests (got %d)", server_conns(&srv));
+        for (i = 0; i < 2; i++) {
+            const char *end;
+            server_request(&srv, i, req, sizeof req);
+            end = strstr(req, "\r\n\r\n");
+            check(strncmp(req, "POST /stream HTTP/1.1\r\n", 23) == 0 && end != NULL && strcmp(end + 4, post_body) == 0,
+                  "request %d is a POST with the body \"%s\"", i + 1, post_body);
+        }
+        pthread_mutex_lock(&rec.mu);
+        check(rec.nerrors == 1 && rec.errors[0].will_retry, "the 503 was reported with will_retry");
+        pthread_mutex_unlock(&rec.mu);
+    } else {
+        check(wait_for(&rec, rec_nstates, 1), "a state callback arrives");
+        sleep_ms(150); /* room for a wrong retry to show */
+        pthread_mutex_lock(&rec.mu);
+        check(rec.nerrors == 1 && rec.errors[0].http_status == 503 && !rec.errors[0].will_retry,
+              "one error: 503, will_retry false (got %d errors, status %u)", rec.nerrors, (unsigned)rec.errors[0].http_status);
+        check(strstr(rec.errors[0].message, "sse_config_set_retry_non_get") != NULL,
+              "the message names sse_config_set_retry_non_get (\"%s\")", rec.errors[0].message);
+        check(rec.errors[0].failed_attempts == 1, "  failed_attempts 1: this attempt (got %u)",
+              (unsigned)rec.errors[0].failed_attempts);
+        check(strcmp(rec.seq, "xX") == 0, "then state CLOSED (got \"%s\")", rec.seq);
+        pthread_mutex_unlock(&rec.mu);
+        check(server_conns(&srv) == 1, "the POST was sent once (got %d)", server_conns(&srv));
+        check(sse_client_ready_state(client) == SSE_STATE_CLOSED, "ready_state is CLOSED");
+        check_result(sse_client_restart(client), SSE_ERROR_CLOSED, "sse_client_restart on a client that gave up");
+        sleep_ms(50);
+        check(server_conns(&srv) == 1, "  and nothing reconnects (got %d connections)", server_conns(&srv));
+    }
+    sse_client_free(client);
+
+out_server:
+    server_stop(&srv);
+    rec_destroy(&rec);
+}
+
+static void test_retry_non_get(void)
+{
+    run_post(0);
+    run_post(1);
+}
+
+/* The new configuration functions with hostile input and NULL. */
+static void test_hostile_new_setters(void)
+{
+    sse_config *c = NULL;
+
+    section("hostile input: redirects, TLS, proxy, retry, hooks");
+    if (sse_config_new("http://127.0.0.1:1/", &c) != SSE_OK) {
+        check(0, "sse_config_new: %s", sse_last_error_message());
+        return;
+    }
+    check_result(sse_config_set_proxy(c, "ftp://x"), SSE_ERROR_INVALID_URL, "sse_config_set_proxy(\"ftp://x\")");
+    check(sse_last_error_message()[0] != '\0', "  with a message (\"%s\")", sse_last_error_message());
+    check_result(sse_config_set_proxy(c, "not a url"), SSE_ERROR_INVALID_URL, "sse_config_set_proxy(\"not a url\")");
+    check_result(sse_config_set_proxy(c, "http://user:secret@127.0.0.1:3128/some/path"), SSE_ERROR_INVALID_URL,
+                 "sse_config_set_proxy(URL with a path)");
+    check(strstr(sse_last_error_message(), "secret") == NULL, "  and the message does not repeat the password (\"%s\")",
+          sse_last_error_message());
+    check_result(sse_config_set_proxy(c, "http://127.0.0.1:3128"), SSE_OK, "sse_config_set_proxy(\"http://127.0.0.1:3128\")");
+    check_result(sse_config_set_proxy(c, "socks5://127.0.0.1:1080"), SSE_OK, "sse_config_set_proxy(\"socks5://127.0.0.1:1080\")");
+    check_result(sse_config_set_proxy(c, ""), SSE_OK, "sse_config_set_proxy(\"\") removes it");
+    check_result(sse_config_set_proxy(c, NULL), SSE_OK, "sse_config_set_proxy(c, NULL) removes it");
+    check_result(sse_config_set_proxy(NULL, "http://127.0.0.1:3128"), SSE_ERROR_NULL_ARGUMENT, "sse_config_set_proxy(NULL, url)");
+    check_result(sse_config_set_proxy_from_env(NULL, false), SSE_ERROR_NULL_ARGUMENT, "sse_config_set_proxy_from_env(NULL, false)");
+    check_result(sse_config_set_proxy_from_env(c, false), SSE_OK, "sse_config_set_proxy_from_env(c, false)");
+
+    check_result(sse_config_set_ca_file(c, "/nonexistent/sse_client/ca.pem"), SSE_ERROR_INVALID_ARGUMENT,
+                 "sse_config_set_ca_file(missing path)");
+    check(sse_last_error_message()[0] != '\0', "  with a message (\"%s\")", sse_last_error_message());
+    check_result(sse_config_set_ca_file(c, "/dev/null"), SSE_ERROR_INVALID_ARGUMENT,
+                 "sse_config_set_ca_file(\"/dev/null\"): no certificate");
+    check_result(sse_config_set_ca_file(c, NULL), SSE_ERROR_NULL_ARGUMENT, "sse_config_set_ca_file(c, NULL)");
+    check_result(sse_config_set_ca_file(NULL, "/dev/null"), SSE_ERROR_NULL_ARGUMENT, "sse_config_set_ca_file(NULL, path)");
+    check_result(sse_config_set_client_cert(c, "/nonexistent/cert.pem", "/nonexistent/key.pem"), SSE_ERROR_INVALID_ARGUMENT,
+                 "sse_config_set_client_cert(missing paths)");
+    check_result(sse_config_set_client_cert(c, NULL, "/dev/null"), SSE_ERROR_NULL_ARGUMENT,
+                 "sse_config_set_client_cert(c, NULL, key)");
+    check_result(sse_config_set_client_cert(c, "/dev/null", NULL), SSE_ERROR_NULL_ARGUMENT,
+                 "sse_config_set_client_cert(c, cert, NULL)");
+    check_result(sse_config_set_client_cert(NULL, "/dev/null", "/dev/null"), SSE_ERROR_NULL_ARGUMENT,
+                 "sse_config_set_client_cert(NULL, ...)");
+    check_result(sse_config_set_trust_roots(NULL, SSE_TRUST_SYSTEM), SSE_ERROR_NULL_ARGUMENT,
+                 "sse_config_set_trust_roots(NULL, SSE_TRUST_SYSTEM)");
+    check_result(sse_config_set_trust_roots(c, SSE_TRUST_SYSTEM), SSE_OK, "sse_config_set_trust_roots(c, SSE_TRUST_SYSTEM)");
+    check_result(sse_config_set_trust_roots(c, SSE_TRUST_BUNDLED), SSE_OK, "sse_config_set_trust_roots(c, SSE_TRUST_BUNDLED)");
+
+    check_result(sse_config_set_retry_non_get(NULL, true), SSE_ERROR_NULL_ARGUMENT, "sse_config_set_retry_non_get(NULL, true)");
+    check_result(sse_config_set_retry_non_get(c, false), SSE_OK, "sse_config_set_retry_non_get(c, false)");
+    check_result(sse_config_set_max_redirects(c, 3), SSE_OK, "sse_config_set_max_redirects(c, 3)");
+    check_result(sse_config_set_request_hook(NULL, NULL, NULL), SSE_ERROR_NULL_ARGUMENT,
+                 "sse_config_set_request_hook(NULL, NULL, NULL)");
+    check_result(sse_config_set_response_hook(NULL, NULL, NULL), SSE_ERROR_NULL_ARGUMENT,
+                 "sse_config_set_response_hook(NULL, NULL, NULL)");
+    check_result(sse_config_set_request_hook(c, on_request, NULL), SSE_OK, "sse_config_set_request_hook(c, hook, NULL)");
+    check_result(sse_config_set_request_hook(c, NULL, NULL), SSE_OK, "sse_config_set_request_hook(c, NULL) removes it");
+    check_result(sse_config_set_response_hook(c, on_response, NULL), SSE_OK, "sse_config_set_response_hook(c, hook, NULL)");
+    check_result(sse_config_set_response_hook(c, NULL, NULL), SSE_OK, "sse_config_set_response_hook(c, NULL) removes it");
+    sse_config_free(c);
+}
+
 int main(void)
 {
     const char *scale = getenv("SSE_TEST_TIMEOUT_SCALE");
@@ -1393,6 +2046,12 @@ int main(void)
     test_callback_mode();
     test_close_in_callback();
     test_fatal();
+    test_hostile_new_setters();
+    test_request_hook();
+    test_response_hook();
+    test_restart_and_stats();
+    test_failed_attempts();
+    test_retry_non_get();
 
     section("log callback off");
     check(log_records() == after_off, "no record after sse_set_log_callback(NULL) (%d more)", log_records() - after_off);
