@@ -370,3 +370,31 @@ fn system_trust_roots_read_the_bundle_named_by_ssl_cert_file() {
         }
     }
 }
+
+#[test]
+fn a_redirect_from_https_to_http_is_refused_and_nothing_reaches_the_http_server() {
+    let _env = environment_unchanged();
+    let dir = TempDir::new("downgrade");
+    let ca = TestCa::new("downgrade CA");
+    let plain = Server::always(Script::stream_then_hold("data: in clear\n\n"));
+    let redirect = format!(
+        "HTTP/1.1 302 Found\r\nLocation: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        plain.url("/events")
+    );
+    let server = TlsServer::start_raw(
+        server_config(&ca.server(&["localhost"]), None),
+        &redirect,
+        AfterBody::Close,
+    );
+    let mut config = https_config(&server.url("/"));
+    config.add_ca_file(&dir.write("ca.pem", ca.pem())).unwrap();
+
+    let (mut log, recorder) = Log::new();
+    let client = Client::open(&config, recorder).unwrap();
+    // Fatal: will_retry is false.
+    let error = log.expect_error_of(ErrorKind::HttpStatus, false);
+    drop(client);
+    assert_eq!(error.http_status, 302);
+    assert!(error.message.contains("downgrade"), "{}", error.message);
+    assert_eq!(plain.connection_count(), 0, "the http server was contacted");
+}

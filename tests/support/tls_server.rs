@@ -188,7 +188,7 @@ struct State {
 }
 
 /// An HTTPS server on 127.0.0.1 that answers every request with `HTTP/1.1 200`,
-/// `Content-Type: text/event-stream` and `body`. It stops, and closes every connection,
+/// `Content-Type: text/event-stream` and `body` (or any response, with `start_raw`). It stops, and closes every connection,
 /// when dropped.
 pub struct TlsServer {
     port: u16,
@@ -198,6 +198,14 @@ pub struct TlsServer {
 
 impl TlsServer {
     pub fn start(config: Arc<ServerConfig>, body: &str, after: AfterBody) -> TlsServer {
+        let head =
+            "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n";
+        TlsServer::start_raw(config, &format!("{head}{body}"), after)
+    }
+
+    /// Answers every request with `response`, written as it is (head and body).
+    pub fn start_raw(config: Arc<ServerConfig>, response: &str, after: AfterBody) -> TlsServer {
+        let body = response;
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
         listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -348,11 +356,8 @@ fn serve(
     }
     lock(&state.requests).push(String::from_utf8_lossy(&request).into_owned());
 
-    let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n";
-    if stream.write_all(head.as_bytes()).is_err()
-        || stream.write_all(body).is_err()
-        || stream.flush().is_err()
-    {
+    // `body` is the whole response: head and body (see TlsServer::start_raw).
+    if stream.write_all(body).is_err() || stream.flush().is_err() {
         return;
     }
     match after {
