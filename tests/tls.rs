@@ -1,6 +1,8 @@
 //! HTTPS trust settings against a real rustls server on loopback: the bundled roots, an
 //! extra CA file, the system trust store, mutual TLS, and what a TLS failure says.
 
+#[path = "support/proxy_server.rs"]
+mod proxy_server;
 mod support;
 #[path = "support/tls_server.rs"]
 mod tls_server;
@@ -397,4 +399,25 @@ fn a_redirect_from_https_to_http_is_refused_and_nothing_reaches_the_http_server(
     assert_eq!(error.http_status, 302);
     assert!(error.message.contains("downgrade"), "{}", error.message);
     assert_eq!(plain.connection_count(), 0, "the http server was contacted");
+}
+
+#[test]
+fn https_through_an_http_connect_proxy_verifies_the_origin_and_delivers_events() {
+    let _env = environment_unchanged();
+    let deployment = PrivateDeployment::start("https_via_proxy");
+    let proxy = proxy_server::ProxyServer::http();
+    let mut config = https_config(&deployment.server.url("/events"));
+    config.add_ca_file(&deployment.ca_file).unwrap();
+    config.set_proxy(Some(&proxy.url())).unwrap();
+
+    expect_events(&config);
+
+    let tunnels = proxy.wait_for_requests(1, TIMEOUT);
+    assert_eq!(
+        tunnels[0].target,
+        format!("localhost:{}", deployment.server.port()),
+        "the proxy saw {tunnels:?}"
+    );
+    // TLS runs end to end through the tunnel: the origin, not the proxy, served the GET.
+    assert!(deployment.server.requests()[0].starts_with("GET /events HTTP/1.1\r\n"));
 }
