@@ -18,6 +18,9 @@ pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_millis(10_00
 pub(crate) const DEFAULT_MAX_EVENT_SIZE: usize = 16 * 1024 * 1024;
 pub(crate) const DEFAULT_QUEUE_CAPACITY: usize = 1024;
 pub(crate) const DEFAULT_MAX_REDIRECTS: u32 = 10;
+/// The queue's slots are allocated up front: a larger capacity would be a host bug that
+/// ends in an allocation failure (an abort), so it is refused instead.
+pub(crate) const MAX_QUEUE_CAPACITY: usize = 1 << 20;
 
 /// Why a configuration value was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -174,8 +177,10 @@ impl Config {
 
     /// Poll mode: how many messages may wait before the worker stops reading the socket.
     pub fn set_queue_capacity(&mut self, messages: usize) -> Result<(), ConfigError> {
-        if messages == 0 {
-            return Err(invalid("queue capacity must be at least 1"));
+        if messages == 0 || messages > MAX_QUEUE_CAPACITY {
+            return Err(invalid(&format!(
+                "queue capacity {messages} is out of range: 1 to {MAX_QUEUE_CAPACITY} messages"
+            )));
         }
         self.queue_capacity = messages;
         Ok(())
@@ -400,9 +405,12 @@ mod tests {
     }
 
     #[test]
-    fn zero_queue_capacity_is_refused() {
+    fn zero_or_absurd_queue_capacity_is_refused() {
         let mut config = Config::new("http://x/").unwrap();
         assert!(config.set_queue_capacity(0).is_err());
+        assert!(config.set_queue_capacity(usize::MAX).is_err());
+        assert!(config.set_queue_capacity(MAX_QUEUE_CAPACITY + 1).is_err());
+        config.set_queue_capacity(MAX_QUEUE_CAPACITY).unwrap();
         config.set_queue_capacity(1).unwrap();
     }
 }

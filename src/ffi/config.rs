@@ -282,8 +282,9 @@ pub unsafe extern "C" fn sse_config_set_max_event_size(
     })
 }
 
-/// Poll mode: how many messages may wait in the queue (default 1024, at least 1). When it
-/// is full the worker stops reading the socket until the host polls; nothing is dropped.
+/// Poll mode: how many messages may wait in the queue (default 1024; 1 to 1048576, else
+/// SSE_ERROR_INVALID_ARGUMENT). When it is full the worker stops reading the socket until
+/// the host polls; nothing is dropped.
 ///
 /// # Safety
 /// `config` NULL or live.

@@ -1967,6 +1967,16 @@ static void test_hostile_new_setters(void)
         check(0, "sse_config_new: %s", sse_last_error_message());
         return;
     }
+    check_result(sse_config_set_queue_capacity(c, 0), SSE_ERROR_INVALID_ARGUMENT, "sse_config_set_queue_capacity(0)");
+    check_result(sse_config_set_queue_capacity(c, (size_t)-1), SSE_ERROR_INVALID_ARGUMENT,
+                 "sse_config_set_queue_capacity(SIZE_MAX)");
+    check_result(sse_config_set_max_event_size(c, (size_t)-1), SSE_OK, "sse_config_set_max_event_size(SIZE_MAX)");
+    check_result(sse_config_set_reconnect_delay(c, 0, 0), SSE_OK, "sse_config_set_reconnect_delay(0, 0)");
+    check_result(sse_config_set_reconnect_delay(c, UINT32_MAX, UINT32_MAX), SSE_OK,
+                 "sse_config_set_reconnect_delay(UINT32_MAX, UINT32_MAX)");
+    check_result(sse_config_set_connect_timeout(c, UINT32_MAX), SSE_OK, "sse_config_set_connect_timeout(UINT32_MAX)");
+    check_result(sse_config_set_read_timeout(c, UINT32_MAX), SSE_OK, "sse_config_set_read_timeout(UINT32_MAX)");
+    check_result(sse_config_set_max_redirects(c, UINT32_MAX), SSE_OK, "sse_config_set_max_redirects(UINT32_MAX)");
     check_result(sse_config_set_proxy(c, "ftp://x"), SSE_ERROR_INVALID_URL, "sse_config_set_proxy(\"ftp://x\")");
     check(sse_last_error_message()[0] != '\0', "  with a message (\"%s\")", sse_last_error_message());
     check_result(sse_config_set_proxy(c, "not a url"), SSE_ERROR_INVALID_URL, "sse_config_set_proxy(\"not a url\")");
