@@ -11,6 +11,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::civil_date::days_from_civil;
+
 /// No wait is shorter than this, whatever the server's `retry:` or the configuration say,
 /// so that a `retry: 0` server cannot make the client spin.
 pub const MIN_RECONNECT_DELAY: Duration = Duration::from_millis(10);
@@ -80,17 +82,6 @@ fn parse_imf_fixdate(value: &str) -> Option<u64> {
         return None;
     }
     Some(days_from_civil(year, month, day) * 86_400 + hour * 3_600 + minute * 60 + second)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y / 400;
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// The configured part of the policy.
