@@ -192,13 +192,24 @@ impl QueueReceiver {
         let received = match self.receiver.try_recv() {
             Ok(message) => Ok(message),
             Err(TryRecvError::Disconnected) => Err(PollError::Closed),
-            Err(TryRecvError::Empty) if timeout == Some(Duration::ZERO) => Err(PollError::Timeout),
+            Err(TryRecvError::Empty) if timeout == Some(Duration::ZERO) => self.closed_or_timeout(),
             Err(TryRecvError::Empty) => self.wait(timeout),
         };
         if received.is_ok() {
             self.wakeup.popped();
         }
         received
+    }
+
+    /// Nothing is queued: closed by the host (the worker may not have ended yet, but will
+    /// queue nothing more), or simply nothing yet.
+    fn closed_or_timeout(&self) -> Result<Message, PollError> {
+        match self.stop.try_recv() {
+            Err(TryRecvError::Disconnected) => {
+                self.receiver.try_recv().map_err(|_| PollError::Closed)
+            }
+            _ => Err(PollError::Timeout),
+        }
     }
 
     fn wait(&self, timeout: Option<Duration>) -> Result<Message, PollError> {
@@ -279,6 +290,16 @@ mod tests {
         drop(stop_tx);
         blocked.join().unwrap();
         assert_eq!(receiver.poll(None), Ok(Message::Open { http_status: 200 }));
+    }
+
+    #[test]
+    fn a_zero_timeout_poll_reports_closed_as_soon_as_the_host_closed() {
+        let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(0);
+        // The worker's handler is still alive: it has not ended yet.
+        let (_handler, receiver) = queue(4, stop_rx).unwrap();
+        assert_eq!(receiver.poll(Some(Duration::ZERO)), Err(PollError::Timeout));
+        drop(stop_tx);
+        assert_eq!(receiver.poll(Some(Duration::ZERO)), Err(PollError::Closed));
     }
 
     #[test]
