@@ -16,7 +16,9 @@ pub(crate) const DEFAULT_INITIAL_DELAY: Duration = Duration::from_millis(3_000);
 pub(crate) const DEFAULT_MAX_DELAY: Duration = Duration::from_millis(30_000);
 pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_millis(10_000);
 pub(crate) const DEFAULT_MAX_EVENT_SIZE: usize = 16 * 1024 * 1024;
-pub(crate) const DEFAULT_QUEUE_CAPACITY: usize = 1024;
+/// Its slots are allocated up front: 128 keeps an idle poll-mode client small and is
+/// plenty for a host that drains in batches.
+pub(crate) const DEFAULT_QUEUE_CAPACITY: usize = 128;
 pub(crate) const DEFAULT_MAX_REDIRECTS: u32 = 10;
 /// The queue's slots are allocated up front: a larger capacity would be a host bug that
 /// ends in an allocation failure (an abort), so it is refused instead.

@@ -13,6 +13,12 @@ use crate::policy::{self, Ending, StatusVerdict};
 use crate::report::ErrorKind;
 use crate::{proxy, redirect, tls};
 
+const INPUT_BUFFER_SIZE: usize = 16 * 1024;
+/// A response head larger than this is refused (ureq's default is 64 KiB): it has to fit
+/// the input buffer, and real servers stay far below it.
+const MAX_RESPONSE_HEAD: usize = 16 * 1024;
+const OUTPUT_BUFFER_SIZE: usize = 16 * 1024;
+
 /// An open event stream: a 200 response with the right Content-Type.
 pub(crate) struct OpenStream {
     pub http_status: u16,
@@ -69,6 +75,12 @@ pub(crate) fn agent(config: &Config) -> Agent {
         .timeout_recv_response(config.connect_timeout)
         // The read timeout is an idle timeout: it restarts with every read.
         .timeout_per_read(config.read_timeout)
+        // ureq's 128 KiB defaults cost a thousand idle streams a quarter of a gigabyte; the
+        // input buffer must still hold a whole response head, the output buffer a request
+        // head.
+        .max_response_header_size(MAX_RESPONSE_HEAD)
+        .input_buffer_size(INPUT_BUFFER_SIZE)
+        .output_buffer_size(OUTPUT_BUFFER_SIZE)
         .tls_config(config.tls.to_ureq())
         .proxy(proxy)
         .build()

@@ -66,6 +66,14 @@ impl CloseGate {
         }
     }
 
+    /// Holds off close() for a batch of callbacks: the worker takes it once per read, not
+    /// once per event, and each callback of the batch still checks `closed` first (see
+    /// [`Deliverer::event_in_batch`]). close() then waits for the batch's current callback
+    /// to return, as before, and none starts after.
+    pub fn hold(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.running.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Runs a host hook (request or response) like a callback: never after close().
     pub fn run_hook(&self, call: impl FnOnce()) -> bool {
         self.run(call)
@@ -99,14 +107,22 @@ impl Deliverer {
         self.gate.run(|| handler.on_open(http_status))
     }
 
-    pub fn event(&mut self, event: &Event<'_>) -> bool {
-        let handler = &mut self.handler;
-        self.gate.run(|| handler.on_event(event))
+    /// `event` for a worker that holds the gate ([`CloseGate::hold`]).
+    pub fn event_in_batch(&mut self, event: &Event<'_>) -> bool {
+        if self.gate.is_closed() {
+            return false;
+        }
+        self.handler.on_event(event);
+        true
     }
 
-    pub fn comment(&mut self, text: Text<'_>) -> bool {
-        let handler = &mut self.handler;
-        self.gate.run(|| handler.on_comment(text))
+    /// `comment` for a worker that holds the gate ([`CloseGate::hold`]).
+    pub fn comment_in_batch(&mut self, text: Text<'_>) -> bool {
+        if self.gate.is_closed() {
+            return false;
+        }
+        self.handler.on_comment(text);
+        true
     }
 
     pub fn error(&mut self, error: &ClientError) -> bool {
@@ -158,7 +174,7 @@ impl Handler for QueueHandler {
         self.push(Message::comment(text));
     }
     fn on_error(&mut self, error: &ClientError) {
-        self.push(Message::Error(error.clone()));
+        self.push(Message::Error(Box::new(error.clone())));
     }
     fn on_state(&mut self, state: ReadyState) {
         self.push(Message::State(state));

@@ -308,7 +308,7 @@ impl Parser {
             self.comment(strip_one_space(&line[1..]), sink);
             return LineKind::Comment;
         }
-        let (name, value): (&[u8], &[u8]) = match memchr(b':', line) {
+        let (name, value): (&[u8], &[u8]) = match find_byte(b':', line) {
             Some(colon) => (&line[..colon], strip_one_space(&line[colon + 1..])),
             None => (line, b""),
         };
@@ -321,7 +321,7 @@ impl Parser {
                 self.event_type.clear();
                 self.event_type.extend_from_slice(value);
             }
-            b"id" if memchr(0, value).is_none() => {
+            b"id" if find_byte(0, value).is_none() => {
                 self.id_buffer.clear();
                 self.id_buffer.extend_from_slice(value);
                 self.id_buffer.push(0);
@@ -378,6 +378,19 @@ impl Parser {
         });
         self.data.clear();
         self.event_type.clear();
+    }
+}
+
+/// `memchr` for the short slices of a field line: the colon is usually within the first
+/// few bytes and ids are short, where SIMD set-up costs more than a plain loop; long
+/// slices still go through `memchr`.
+fn find_byte(needle: u8, haystack: &[u8]) -> Option<usize> {
+    const SHORT: usize = 32;
+    let head = &haystack[..haystack.len().min(SHORT)];
+    match head.iter().position(|&b| b == needle) {
+        Some(i) => Some(i),
+        None if haystack.len() > SHORT => memchr(needle, &haystack[SHORT..]).map(|i| i + SHORT),
+        None => None,
     }
 }
 

@@ -132,7 +132,8 @@ pub enum Message {
     Event(OwnedEvent),
     /// The comment text, NUL-terminated (the terminator is not part of the comment).
     Comment(Box<[u8]>),
-    Error(ClientError),
+    /// Boxed: errors are rare, and a small Message keeps the queue's up-front slots small.
+    Error(Box<ClientError>),
     State(ReadyState),
 }
 

@@ -16,8 +16,10 @@ use crate::report::{ClientError, ErrorKind, ReadyState};
 use crate::shared::{Shared, WorkerSignals};
 use crate::text::Text;
 
-/// Large enough that a 1 MiB event arrives in few reads, small enough for many clients.
-const READ_BUFFER_SIZE: usize = 64 * 1024;
+/// The read buffer starts small, so that a thousand idle streams cost little, and doubles
+/// whenever a read fills it, up to a size at which a 1 MiB event arrives in few reads.
+const READ_BUFFER_INITIAL: usize = 4 * 1024;
+const READ_BUFFER_MAX: usize = 64 * 1024;
 
 /// How an attempt (and its stream, if it opened) ended.
 enum Outcome {
@@ -224,7 +226,7 @@ impl Worker {
         log::info!("stream open: {}", self.config.url);
         self.parser.reset_stream();
         if self.read_buffer.is_empty() {
-            self.read_buffer = vec![0; READ_BUFFER_SIZE];
+            self.read_buffer = vec![0; READ_BUFFER_INITIAL];
         }
         let mut sink = WorkerSink {
             deliverer: &mut self.deliverer,
@@ -244,7 +246,10 @@ impl Worker {
                     )
                 }
                 Ok(n) => {
-                    let fed = self.parser.feed(&self.read_buffer[..n], &mut sink);
+                    let fed = {
+                        let _batch = self.shared.gate.hold();
+                        self.parser.feed(&self.read_buffer[..n], &mut sink)
+                    };
                     sink.sync_last_event_id(self.parser.last_event_id());
                     sink.publish_counts(n);
                     if let Err(TooLarge { limit }) = fed {
@@ -255,6 +260,9 @@ impl Worker {
                     }
                     if self.shared.gate.is_closed() {
                         return Outcome::Closed;
+                    }
+                    if n == self.read_buffer.len() && n < READ_BUFFER_MAX {
+                        self.read_buffer.resize(n * 2, 0);
                     }
                 }
                 Err(error) => {
@@ -374,12 +382,12 @@ impl Sink for WorkerSink<'_> {
         self.delivered = true;
         self.events += 1;
         self.sync_last_event_id(event.id.as_str());
-        self.deliverer.event(event);
+        self.deliverer.event_in_batch(event);
     }
 
     fn comment(&mut self, text: Text<'_>) {
         self.comments += 1;
-        self.deliverer.comment(text);
+        self.deliverer.comment_in_batch(text);
     }
 
     fn retry(&mut self, millis: u64) {

@@ -39,7 +39,7 @@ fn config_failure(error: ConfigError) -> sse_result {
 /// if `url` is not UTF-8, SSE_ERROR_INVALID_URL if it does not parse or is not http(s).
 ///
 /// Defaults: method GET, reconnect delay 3000 ms doubling up to 30000 ms, never give up,
-/// connect timeout 10000 ms, no read timeout, max event size 16 MiB, queue capacity 1024,
+/// connect timeout 10000 ms, no read timeout, max event size 16 MiB, queue capacity 128,
 /// at most 10 redirects.
 ///
 /// # Safety
@@ -282,7 +282,7 @@ pub unsafe extern "C" fn sse_config_set_max_event_size(
     })
 }
 
-/// Poll mode: how many messages may wait in the queue (default 1024; 1 to 1048576, else
+/// Poll mode: how many messages may wait in the queue (default 128; 1 to 1048576, else
 /// SSE_ERROR_INVALID_ARGUMENT). When it is full the worker stops reading the socket until
 /// the host polls; nothing is dropped.
 ///

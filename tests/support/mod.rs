@@ -743,7 +743,7 @@ impl Record {
             ref comment @ Message::Comment(_) => {
                 Record::Comment(comment.comment_text().unwrap().as_str().to_owned())
             }
-            Message::Error(error) => Record::Error(error),
+            Message::Error(error) => Record::Error(*error),
             Message::State(state) => Record::State(state),
         }
     }
