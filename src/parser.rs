@@ -175,7 +175,7 @@ impl Parser {
 
         // Finish the line started in an earlier feed, from the line buffer.
         if !self.line.is_empty() {
-            let Some(end) = memchr2(b'\r', b'\n', bytes) else {
+            let Some(end) = find_line_end(bytes) else {
                 self.check(self.line.len() + bytes.len())?;
                 self.line.extend_from_slice(bytes);
                 return Ok(());
@@ -192,7 +192,7 @@ impl Parser {
 
         // Complete lines straight from the input; buffer only an unterminated tail.
         loop {
-            let Some(end) = memchr2(b'\r', b'\n', bytes) else {
+            let Some(end) = find_line_end(bytes) else {
                 if !bytes.is_empty() {
                     self.check(bytes.len())?;
                     self.line.extend_from_slice(bytes);
@@ -352,7 +352,9 @@ impl Parser {
     fn dispatch(&mut self, sink: &mut impl Sink) {
         self.event_size = 0;
         if self.id_buffer_changed {
-            self.last_id.clone_from(&self.id_buffer);
+            // A swap, not a copy: the buffer is only read again after an `id` field has
+            // overwritten it (id_buffer_changed), so its stale content never shows.
+            std::mem::swap(&mut self.last_id, &mut self.id_buffer);
             self.id_buffer_changed = false;
         }
         if self.data.is_empty() {
@@ -378,6 +380,19 @@ impl Parser {
         });
         self.data.clear();
         self.event_type.clear();
+    }
+}
+
+/// The first CR or LF. Most lines of an event stream are short (`id: 42`, the blank line
+/// that ends an event), where a plain loop beats `memchr2`'s set-up; longer lines go on
+/// with `memchr2`.
+fn find_line_end(bytes: &[u8]) -> Option<usize> {
+    const SHORT: usize = 16;
+    let head = &bytes[..bytes.len().min(SHORT)];
+    match head.iter().position(|&b| b == b'\r' || b == b'\n') {
+        Some(i) => Some(i),
+        None if bytes.len() > SHORT => memchr2(b'\r', b'\n', &bytes[SHORT..]).map(|i| i + SHORT),
+        None => None,
     }
 }
 

@@ -381,7 +381,8 @@ impl Sink for WorkerSink<'_> {
     fn event(&mut self, event: &Event<'_>) {
         self.delivered = true;
         self.events += 1;
-        self.sync_last_event_id(event.id.as_str());
+        // The shared last event ID is published once per read (after the parser returns),
+        // not per event: inside a callback the event's own `id` is the authority.
         self.deliverer.event_in_batch(event);
     }
 
