@@ -241,9 +241,8 @@ enum sse_ready_state sse_client_ready_state(const struct sse_client *client);
 // Copies the last event ID into `buf` like snprintf: at most `buf_len - 1` bytes and a
 // NUL (nothing when `buf_len` is 0, where `buf` may be NULL). Returns the full length of
 // the ID in bytes, so a return value >= `buf_len` means it was truncated. 0 for a NULL
-// client. The ID is the configured one until the server sends an `id:` field. It is
-// updated after each read from the stream, so during a burst it may trail the event being
-// delivered: inside `on_event`, the event's own `id` is the one to use.
+// client. The ID is the configured one until the server sends an `id:` field; it is
+// updated before each event is delivered.
 //
 // # Safety
 // `client` NULL or live; `buf` NULL (with `buf_len` 0) or `buf_len` writable bytes.

@@ -25,6 +25,10 @@ pub trait Handler: Send {
     fn on_error(&mut self, _error: &ClientError) {}
     /// Every readyState change.
     fn on_state(&mut self, _state: ReadyState) {}
+    /// The end of a batch: what was delivered since the last flush may be announced (the
+    /// poll queue signals its wakeup fd here). Called after each read's events and after
+    /// every other delivery.
+    fn flush(&mut self) {}
 }
 
 /// Makes "once close() returns, no callback runs" true.
@@ -104,7 +108,15 @@ impl Deliverer {
     // Each returns false when the client was closed and nothing was delivered.
     pub fn open(&mut self, http_status: u16) -> bool {
         let handler = &mut self.handler;
-        self.gate.run(|| handler.on_open(http_status))
+        self.gate.run(|| {
+            handler.on_open(http_status);
+            handler.flush();
+        })
+    }
+
+    /// After a batch delivered with the gate held: announce it (see [`Handler::flush`]).
+    pub fn end_batch(&mut self) {
+        self.handler.flush();
     }
 
     /// `event` for a worker that holds the gate ([`CloseGate::hold`]).
@@ -127,12 +139,18 @@ impl Deliverer {
 
     pub fn error(&mut self, error: &ClientError) -> bool {
         let handler = &mut self.handler;
-        self.gate.run(|| handler.on_error(error))
+        self.gate.run(|| {
+            handler.on_error(error);
+            handler.flush();
+        })
     }
 
     pub fn state(&mut self, state: ReadyState) -> bool {
         let handler = &mut self.handler;
-        self.gate.run(|| handler.on_state(state))
+        self.gate.run(|| {
+            handler.on_state(state);
+            handler.flush();
+        })
     }
 }
 
@@ -145,25 +163,37 @@ pub(crate) struct QueueHandler {
     sender: Sender<Message>,
     wakeup: Arc<Wakeup>,
     stop: Receiver<()>,
+    /// Queued but not yet counted on the wakeup fd: counted per batch (one read's
+    /// events), not per message, which halves the locking on the hot path.
+    uncounted: usize,
 }
 
 impl QueueHandler {
     fn push(&mut self, message: Message) {
         let sent = match self.sender.try_send(message) {
             Ok(()) => true,
-            Err(TrySendError::Full(message)) => crossbeam_channel::select! {
-                send(self.sender, message) -> result => result.is_ok(),
-                recv(self.stop) -> _ => false,
-            },
+            Err(TrySendError::Full(message)) => {
+                // The host must be able to see what is queued before the worker waits
+                // for it to make room.
+                self.flush();
+                crossbeam_channel::select! {
+                    send(self.sender, message) -> result => result.is_ok(),
+                    recv(self.stop) -> _ => false,
+                }
+            }
             Err(TrySendError::Disconnected(_)) => false,
         };
         if sent {
-            self.wakeup.pushed();
+            self.uncounted += 1;
         }
     }
 }
 
 impl Handler for QueueHandler {
+    fn flush(&mut self) {
+        self.wakeup.pushed_many(std::mem::take(&mut self.uncounted));
+    }
+
     fn on_open(&mut self, http_status: u16) {
         self.push(Message::Open { http_status });
     }
@@ -259,6 +289,7 @@ pub(crate) fn queue(
             sender,
             wakeup: wakeup.clone(),
             stop: stop.clone(),
+            uncounted: 0,
         },
         QueueReceiver {
             receiver,

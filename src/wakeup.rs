@@ -41,10 +41,21 @@ impl Wakeup {
     }
 
     /// One message was queued.
+    #[cfg(test)]
     pub fn pushed(&self) {
+        self.pushed_many(1);
+    }
+
+    /// `count` messages were queued (a batch: one lock, at most one signal).
+    pub fn pushed_many(&self, count: usize) {
+        if count == 0 {
+            return;
+        }
+        let count = isize::try_from(count).unwrap_or(isize::MAX);
         let mut queued = self.queued.lock().unwrap_or_else(|e| e.into_inner());
-        *queued += 1;
-        if *queued == 1 {
+        let before = *queued;
+        *queued = before.saturating_add(count);
+        if before <= 0 && *queued > 0 {
             self.signal();
         }
     }
@@ -114,6 +125,20 @@ mod tests {
         assert!(!readable(&wakeup));
         wakeup.pushed();
         assert!(readable(&wakeup));
+    }
+
+    #[test]
+    fn a_batch_signals_once_and_pops_that_overtook_it_net_out() {
+        let wakeup = Wakeup::new().unwrap();
+        // The host took two of a batch of three before the worker counted the batch.
+        wakeup.popped();
+        wakeup.popped();
+        wakeup.pushed_many(3);
+        assert!(readable(&wakeup), "one message is still queued");
+        wakeup.popped();
+        assert!(!readable(&wakeup));
+        wakeup.pushed_many(0);
+        assert!(!readable(&wakeup));
     }
 
     #[test]

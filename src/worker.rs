@@ -248,7 +248,9 @@ impl Worker {
                 Ok(n) => {
                     let fed = {
                         let _batch = self.shared.gate.hold();
-                        self.parser.feed(&self.read_buffer[..n], &mut sink)
+                        let fed = self.parser.feed(&self.read_buffer[..n], &mut sink);
+                        sink.deliverer.end_batch();
+                        fed
                     };
                     sink.sync_last_event_id(self.parser.last_event_id());
                     sink.publish_counts(n);
@@ -381,8 +383,9 @@ impl Sink for WorkerSink<'_> {
     fn event(&mut self, event: &Event<'_>) {
         self.delivered = true;
         self.events += 1;
-        // The shared last event ID is published once per read (after the parser returns),
-        // not per event: inside a callback the event's own `id` is the authority.
+        // Published before the callback runs: a host that saw this event can count on
+        // sse_client_last_event_id saying so, from any thread.
+        self.sync_last_event_id(event.id.as_str());
         self.deliverer.event_in_batch(event);
     }
 
