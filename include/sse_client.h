@@ -393,8 +393,9 @@ enum sse_result sse_config_set_reconnect_delay(struct sse_config *config,
 // `config` NULL or live.
 enum sse_result sse_config_set_max_retries(struct sse_config *config, uint32_t retries);
 
-// Bounds each attempt's TCP connect, TLS handshake and wait for the response headers;
-// 0 = only the operating system's bounds. Default 10000 ms.
+// Bounds each attempt's TCP connect, TLS handshake and wait for the response headers
+// (a shorter read timeout bounds each read of that wait too); 0 = only the operating
+// system's bounds. Default 10000 ms.
 //
 // # Safety
 // `config` NULL or live.
@@ -402,6 +403,9 @@ enum sse_result sse_config_set_connect_timeout(struct sse_config *config, uint32
 
 // An open stream that delivers no byte (comments count) for `ms` milliseconds is dropped:
 // an SSE_ERROR_KIND_READ_TIMEOUT error, then a reconnect. 0 = wait forever (default).
+// It bounds every wait for bytes on the connection, the wait for the response head
+// included: for a server that holds its head back (some LLM APIs send it with the first
+// token), choose a read timeout longer than that delay.
 //
 // # Safety
 // `config` NULL or live.

@@ -14,9 +14,10 @@ use crate::report::ErrorKind;
 use crate::{proxy, redirect, tls};
 
 const INPUT_BUFFER_SIZE: usize = 16 * 1024;
-/// A response head larger than this is refused (ureq's default is 64 KiB): it has to fit
-/// the input buffer, and real servers stay far below it.
-const MAX_RESPONSE_HEAD: usize = 16 * 1024;
+/// A response head larger than this is refused (ureq's default is 64 KiB). It must stay
+/// below the input buffer's size: ureq only says "too big" while the buffer has room to
+/// see past the limit, and a full buffer reads as the peer hanging up.
+const MAX_RESPONSE_HEAD: usize = 15 * 1024;
 const OUTPUT_BUFFER_SIZE: usize = 16 * 1024;
 
 /// An open event stream: a 200 response with the right Content-Type.
@@ -215,6 +216,18 @@ fn send(
             .proxy()
             .map(|p| format!(" via {}", proxy::describe(p)))
             .unwrap_or_default();
+        // The read timeout bounds every wait for bytes, the response head's included.
+        if let ureq::Error::Timeout(ureq::Timeout::PerRead) = error {
+            return AttemptFailure {
+                kind: ErrorKind::ReadTimeout,
+                http_status: 0,
+                message: format!(
+                    "{url}{via} sent no response head within the read timeout ({} ms)",
+                    config.read_timeout.unwrap_or_default().as_millis()
+                ),
+                ending: Ending::AttemptFailed { retry_after: None },
+            };
+        }
         let message = match tls::describe_tls_error(&error) {
             Some(tls) => format!("TLS with {url}{via} failed: {tls}"),
             None => format!("cannot connect to {url}{via}: {error}"),

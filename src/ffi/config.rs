@@ -232,8 +232,9 @@ pub unsafe extern "C" fn sse_config_set_max_retries(
     })
 }
 
-/// Bounds each attempt's TCP connect, TLS handshake and wait for the response headers;
-/// 0 = only the operating system's bounds. Default 10000 ms.
+/// Bounds each attempt's TCP connect, TLS handshake and wait for the response headers
+/// (a shorter read timeout bounds each read of that wait too); 0 = only the operating
+/// system's bounds. Default 10000 ms.
 ///
 /// # Safety
 /// `config` NULL or live.
@@ -250,6 +251,9 @@ pub unsafe extern "C" fn sse_config_set_connect_timeout(
 
 /// An open stream that delivers no byte (comments count) for `ms` milliseconds is dropped:
 /// an SSE_ERROR_KIND_READ_TIMEOUT error, then a reconnect. 0 = wait forever (default).
+/// It bounds every wait for bytes on the connection, the wait for the response head
+/// included: for a server that holds its head back (some LLM APIs send it with the first
+/// token), choose a read timeout longer than that delay.
 ///
 /// # Safety
 /// `config` NULL or live.
