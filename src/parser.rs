@@ -186,7 +186,7 @@ impl Parser {
             let kind = self.process_line(&line, sink);
             self.line = line;
             let len = self.line.len();
-            self.line.clear();
+            release_if_oversized(&mut self.line);
             bytes = &bytes[self.end_line(kind, len, bytes, end)?..];
         }
 
@@ -378,8 +378,21 @@ impl Parser {
             data: Text::from_validated(&self.data),
             id: Text::from_validated(&self.last_id),
         });
-        self.data.clear();
+        release_if_oversized(&mut self.data);
         self.event_type.clear();
+    }
+}
+
+/// Above this, a buffer that one unusually large event or line grew is given back after
+/// use, so that a single 16 MiB event does not pin 16 MiB for the client's lifetime; at
+/// or below it the buffer is kept, so that steady streams allocate nothing per event.
+const KEEP_CAPACITY: usize = 256 * 1024;
+
+/// Empties `buffer`, and returns its memory when an outsized event made it huge.
+fn release_if_oversized(buffer: &mut Vec<u8>) {
+    buffer.clear();
+    if buffer.capacity() > KEEP_CAPACITY {
+        buffer.shrink_to(KEEP_CAPACITY);
     }
 }
 

@@ -939,3 +939,26 @@ fn pseudo_random_streams_hit_the_size_limit_the_same_in_any_chunking() {
     }
     assert!(errors > 100, "only {errors} streams hit the limit");
 }
+
+#[test]
+fn a_huge_event_does_not_pin_its_memory_afterwards() {
+    let (mut parser, mut sink) = parser_with(0);
+    let mut huge = b"data: ".to_vec();
+    huge.extend(std::iter::repeat_n(b'x', 4 << 20));
+    huge.extend_from_slice(b"\n\n");
+    // Fed in two pieces, so the line goes through the line buffer too.
+    let (first, second) = huge.split_at(1 << 20);
+    parser.feed(first, &mut sink).unwrap();
+    parser.feed(second, &mut sink).unwrap();
+    assert_eq!(sink.items.len(), 1);
+    assert!(
+        parser.data.capacity() <= 256 * 1024,
+        "{}",
+        parser.data.capacity()
+    );
+    assert!(
+        parser.line.capacity() <= 256 * 1024,
+        "{}",
+        parser.line.capacity()
+    );
+}
