@@ -6,6 +6,8 @@
 #include <QtCore/QSocketNotifier>
 #include <QtCore/QThread>
 
+#include <array>
+#include <cstring>
 #include <memory>
 
 // The C enums and ours must agree: readyState and the first error kinds are passed through.
@@ -23,8 +25,14 @@ static_assert(int(SSE_ERROR_KIND_EVENT_TOO_LARGE) == SseEventSource::EventTooLar
 namespace {
 
 // At most this many messages are delivered per wakeup; then the event loop runs again
-// (the wakeup fd stays readable while messages wait, so the notifier fires again).
-constexpr int kMaxBatch = 256;
+// (the wakeup fd stays readable while messages wait, so the notifier fires again). The
+// library's default queue capacity: a full queue is drained in one go, and a batch of
+// small events still takes about a millisecond.
+constexpr int kMaxBatch = 1024;
+
+// A decoded string's buffer is kept for the next event up to this many characters; a
+// larger one is freed with its event, so that a big event does not pin its memory.
+constexpr qsizetype kReusableChars = 4096;
 
 struct ConfigDeleter
 {
@@ -41,6 +49,63 @@ using MessagePtr = std::unique_ptr<sse_message, MessageDeleter>;
 QString fromUtf8(const char *text, size_t len)
 {
     return QString::fromUtf8(text, qsizetype(len));
+}
+
+bool isAscii(const char *bytes, qsizetype len)
+{
+    // Eight bytes at a time, then the tail.
+    quint64 seen = 0;
+    qsizetype i = 0;
+    for (; i + 8 <= len; i += 8) {
+        quint64 word;
+        std::memcpy(&word, bytes + i, sizeof word);
+        seen |= word;
+    }
+    for (; i < len; ++i)
+        seen |= static_cast<unsigned char>(bytes[i]);
+    return (seen & 0x8080808080808080ULL) == 0;
+}
+
+// True if `text` equals `bytes` read as Latin-1. When either is ASCII, that is: `text` is
+// QString::fromUtf8(bytes, len).
+bool equalsAscii(const QString &text, const char *bytes, qsizetype len)
+{
+    if (text.size() != len)
+        return false;
+    const QChar *chars = text.constData();
+    // The last character first: successive IDs are often counters.
+    if (len > 0 && chars[len - 1].unicode() != static_cast<unsigned char>(bytes[len - 1]))
+        return false;
+    for (qsizetype i = 0; i < len; ++i) {
+        if (chars[i].unicode() != static_cast<unsigned char>(bytes[i]))
+            return false;
+    }
+    return true;
+}
+
+// Whether `bytes` can be decoded into a kept buffer by assignAscii.
+bool reusable(const char *bytes, qsizetype len)
+{
+    return len > 0 && len <= kReusableChars && isAscii(bytes, len);
+}
+
+// target = QString::fromUtf8(bytes, len) for `bytes` that are reusable(). target's buffer
+// is reused when nobody else holds it any more (the previous event and its copies are
+// gone) and it is large enough: a widening copy instead of a malloc, a UTF-8 decoding and
+// a free. (Should it be shared after all, resize() and data() detach: never a write into a
+// string someone holds.)
+void assignAscii(QString &target, const char *bytes, qsizetype len)
+{
+    if (!target.isDetached() || target.capacity() < len) {
+        QString fresh;
+        fresh.reserve(qMax(len, qMin(2 * len, kReusableChars))); // room to grow a little
+        target.swap(fresh);
+    }
+    if (target.size() != len)
+        target.resize(len); // detached, large enough: no allocation
+    char16_t *out = reinterpret_cast<char16_t *>(target.data());
+    for (qsizetype i = 0; i < len; ++i)
+        out[i] = static_cast<unsigned char>(bytes[i]);
 }
 
 // The detail of the last failing library call on this thread.
@@ -103,12 +168,101 @@ bool updateOptional(std::optional<T> &slot, T value)
 
 } // namespace
 
-SseEventSource::SseEventSource(QObject *parent) : QObject(parent)
+// The decoding of the delivery path, once per event on the object's thread. It keeps what
+// repeats from one event to the next: a small event costs one decoded string (its data)
+// and, when the ID changed, a second one, both written into reused buffers (assignAscii).
+// The strings are the same as QString::fromUtf8 gives.
+struct SseEventSource::Decoder
+{
+    // The event type as a QString, shared by every event of that type: the last few types
+    // seen (a stream uses one or a few), found by comparing the bytes. Entry 0 is
+    // "message", the type of events without an `event:` field; the others are replaced in
+    // turn. Only ASCII types are kept (a UTF-8 type is decoded each time).
+    QString type(const char *bytes, size_t size)
+    {
+        const auto len = qsizetype(size);
+        if (len == 0)
+            return fromUtf8(bytes, size);
+        for (const QString &known : types) {
+            if (equalsAscii(known, bytes, len))
+                return known; // `known` is ASCII: equal to the bytes means equal to their decoding
+        }
+        if (len > kMaxCachedType || !isAscii(bytes, len))
+            return fromUtf8(bytes, size);
+        QString &slot = types[nextType];
+        nextType = nextType + 1 < types.size() ? nextType + 1 : 1;
+        slot = fromUtf8(bytes, size);
+        return slot;
+    }
+
+    // Makes lastEventId the decoding of `bytes` if its value differs (then returns true).
+    // Each event carries the last ID, which most often is the previous event's, or a new
+    // one of the same shape: compared as bytes, and decoded into the buffer of the ID
+    // before.
+    bool updateId(QString &lastEventId, const char *bytes, size_t size)
+    {
+        const auto len = qsizetype(size);
+        const bool ascii = isAscii(bytes, len);
+        if (ascii && equalsAscii(lastEventId, bytes, len))
+            return false;
+        if (ascii && len > 0 && len <= kReusableChars) { // reusable(), known ASCII
+            assignAscii(spareId, bytes, len);
+        } else {
+            spareId = fromUtf8(bytes, size);
+            if (spareId == lastEventId)
+                return false; // not ASCII, and the same text
+        }
+        lastEventId.swap(spareId);
+        if (spareId.capacity() > kReusableChars)
+            spareId = QString(); // the previous ID was a large one: do not keep it
+        return true;
+    }
+
+    // The data of an event. A short ASCII one is decoded into the buffer of the previous
+    // event's (lastData).
+    QString data(const char *bytes, size_t size)
+    {
+        const auto len = qsizetype(size);
+        if (!reusable(bytes, len))
+            return fromUtf8(bytes, size);
+        assignAscii(lastData, bytes, len);
+        return lastData;
+    }
+
+    static constexpr qsizetype kMaxCachedType = 64;
+    std::array<QString, 4> types {{QStringLiteral("message"), {}, {}, {}}};
+    size_t nextType = 1;
+    // The ID before lastEventId: its buffer is reused for the next one.
+    QString spareId;
+    // The last short ASCII data: its buffer is reused for the next.
+    QString lastData;
+};
+
+// Taken at the start of a batch: after each signal, is this still the same stream on the
+// same thread? A slot may have closed, reopened or deleted the source (a generation, not
+// the handle, tells: a reopened client may reuse the old one's address), or moved it to
+// another thread, where the notifier (moved along, the fd still readable) delivers the
+// rest.
+struct SseEventSource::Guard
+{
+    bool holds(const SseEventSource *source) const
+    {
+        return self && source->m_generation == generation && source->m_client
+            && source->thread() == thread;
+    }
+
+    QPointer<SseEventSource> self;
+    quint64 generation;
+    QThread *thread;
+};
+
+SseEventSource::SseEventSource(QObject *parent) : QObject(parent), m_decoder(std::make_unique<Decoder>())
 {
     registerMetaTypes();
 }
 
-SseEventSource::SseEventSource(const QUrl &url, QObject *parent) : QObject(parent), m_url(url)
+SseEventSource::SseEventSource(const QUrl &url, QObject *parent)
+    : QObject(parent), m_url(url), m_decoder(std::make_unique<Decoder>())
 {
     registerMetaTypes();
 }
@@ -435,10 +589,12 @@ void SseEventSource::releaseClient()
 
 void SseEventSource::drain()
 {
-    sse_client *const client = m_client;
-    for (int i = 0; client && i < kMaxBatch; ++i) {
+    if (!m_client)
+        return;
+    const Guard guard {this, m_generation, QThread::currentThread()};
+    for (int i = 0; i < kMaxBatch; ++i) {
         sse_message *raw = nullptr;
-        const sse_result r = sse_client_poll(client, 0, &raw);
+        const sse_result r = sse_client_poll(m_client, 0, &raw);
         if (r == SSE_ERROR_TIMEOUT)
             return;
         if (r != SSE_OK) {
@@ -448,54 +604,45 @@ void SseEventSource::drain()
             releaseClient();
             if (r != SSE_ERROR_CLOSED) {
                 m_errorString = detail;
-                QPointer<SseEventSource> self(this);
                 emit errorOccurred(Resource, 0, detail, false);
-                if (!self)
+                if (!guard.self)
                     return;
             }
             setReadyState(Closed);
             return;
         }
         const MessagePtr message(raw);
-        if (!dispatch(message.get()))
-            return; // closed, reopened or destroyed by a slot: drop the rest of the batch
+        if (!dispatch(message.get(), guard))
+            return; // closed, reopened, moved or destroyed by a slot: drop the rest of the batch
     }
 }
 
-bool SseEventSource::dispatch(sse_message *message)
+bool SseEventSource::dispatch(sse_message *message, const Guard &guard)
 {
-    // Still the same stream, on the same thread, after a signal? A slot may have closed,
-    // reopened or deleted us (a generation, not the handle, tells: a reopened client may
-    // reuse the old one's address), or moved us to another thread, where the notifier
-    // (moved along, the fd still readable) delivers the rest.
-    const QPointer<SseEventSource> self(this);
-    const quint64 generation = m_generation;
-    const auto same = [&] {
-        return self && m_generation == generation && m_client && thread() == QThread::currentThread();
-    };
-
     switch (sse_message_kind_of(message)) {
     case SSE_MESSAGE_OPEN:
         // As QAbstractSocket does: the state change first, then opened().
         setReadyState(Open);
-        if (!same())
+        if (!guard.holds(this))
             return false;
         emit opened(int(sse_message_http_status(message)));
-        return same();
+        return guard.holds(this);
     case SSE_MESSAGE_EVENT: {
         const sse_event *e = sse_message_event(message);
         if (!e)
             return true;
-        SseEvent event(fromUtf8(e->type, e->type_len), fromUtf8(e->data, e->data_len),
-                       fromUtf8(e->id, e->id_len));
-        if (event.id() != m_lastEventId) {
-            m_lastEventId = event.id();
+        Decoder &decoder = *m_decoder;
+        const bool idChanged = decoder.updateId(m_lastEventId, e->id, e->id_len);
+        // The event's ID is lastEventId (shared), but never null: the decoding of "".
+        const SseEvent event(decoder.type(e->type, e->type_len), decoder.data(e->data, e->data_len),
+                             m_lastEventId.isNull() ? QStringLiteral("") : m_lastEventId);
+        if (idChanged) {
             emit lastEventIdChanged(m_lastEventId);
-            if (!same())
+            if (!guard.holds(this))
                 return false;
         }
         emit eventReceived(event);
-        return same();
+        return guard.holds(this);
     }
     case SSE_MESSAGE_COMMENT: {
         size_t len = 0;
@@ -503,7 +650,7 @@ bool SseEventSource::dispatch(sse_message *message)
         if (!text)
             return true;
         emit commentReceived(fromUtf8(text, len));
-        return same();
+        return guard.holds(this);
     }
     case SSE_MESSAGE_ERROR: {
         const sse_error *e = sse_message_error(message);
@@ -511,7 +658,7 @@ bool SseEventSource::dispatch(sse_message *message)
             return true;
         m_errorString = QString::fromUtf8(e->message);
         emit errorOccurred(ErrorKind(e->kind), int(e->http_status), m_errorString, e->will_retry);
-        return same();
+        return guard.holds(this);
     }
     case SSE_MESSAGE_STATE: {
         const auto state = ReadyState(sse_message_state(message));
@@ -522,7 +669,7 @@ bool SseEventSource::dispatch(sse_message *message)
             return false;
         }
         setReadyState(state);
-        return same();
+        return guard.holds(this);
     }
     }
     return true;

@@ -16,6 +16,7 @@
 #include <QtCore/QUrl>
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -255,9 +256,14 @@ Q_SIGNALS:
                        bool willRetry);
 
 private:
+    // The decoding caches of the delivery path (see the .cpp).
+    struct Decoder;
+    // What a slot may change during a batch (see the .cpp).
+    struct Guard;
+
     void drain();
     // Returns false when delivering it closed, reopened or destroyed this object.
-    bool dispatch(sse_message *message);
+    bool dispatch(sse_message *message, const Guard &guard);
     void setReadyState(ReadyState state);
     void reportFailure(ErrorKind kind, const QString &message);
     void releaseClient();
@@ -282,6 +288,7 @@ private:
     sse_client *m_client = nullptr;
     QSocketNotifier *m_notifier = nullptr;
     quint64 m_generation = 0; // bumped each time the client is released
+    std::unique_ptr<Decoder> m_decoder;
 };
 
 #endif // SSEEVENTSOURCE_H

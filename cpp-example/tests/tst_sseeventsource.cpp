@@ -290,6 +290,7 @@ class tst_SseEventSource : public QObject
 private Q_SLOTS:
     void events_arrive_in_order_with_type_data_and_id();
     void nul_bytes_in_data_survive();
+    void repeated_and_changing_types_ids_and_data_decode_like_from_utf8();
     void opened_200_and_ready_state_sequence();
     void reconnects_with_last_event_id_after_server_close();
     void http_404_is_a_fatal_error_and_closes();
@@ -336,6 +337,59 @@ void tst_SseEventSource::events_arrive_in_order_with_type_data_and_id()
     QCOMPARE(server.requests().at(0).method, QByteArray("GET"));
     QCOMPARE(server.requests().at(0).target, QByteArray("/events"));
     QCOMPARE(server.requests().at(0).header("accept"), QByteArray("text/event-stream"));
+}
+
+void tst_SseEventSource::repeated_and_changing_types_ids_and_data_decode_like_from_utf8()
+{
+    // The delivery path caches the last types and ID and reuses string buffers: events
+    // must still equal the plain decoding, and events kept by slots must not change.
+    const QByteArray big(5000, 'z'); // longer than the buffers kept for reuse
+    const QByteArray e = "\xc3\xa9";  // U+00E9 in UTF-8
+    struct Expected
+    {
+        QByteArray type, data, id;
+    };
+    const QList<Expected> expected {
+        {"a", "1", ""},         {"b", "h" + e, "1"},    {"c", "3", "1"},        {"d", "", "1"},
+        {"e", "5", "1"},        {"a", "6", e},          {"message", "7", e},    {e + "t" + e, "8", e},
+        {e + "t" + e, big, ""}, {"b", "10", "x"},       {"message", "11", "x"}, {"f", "12", "x"},
+        {"g", "13", "x"},       {"message", "14", "x"}, {"c", "15", "x"},
+    };
+    const QByteArray stream = "event: a\ndata: 1\n\n"
+                              "event: b\ndata: h" + e + "\nid: 1\n\n"
+                              "event: c\ndata: 3\n\n"
+                              "event: d\ndata:\n\n"
+                              "event: e\ndata: 5\nid: 1\n\n"
+                              "event: a\ndata: 6\nid: " + e + "\n\n"
+                              "data: 7\nid: " + e + "\n\n"
+                              "event: " + e + "t" + e + "\ndata: 8\n\n"
+                              "event: " + e + "t" + e + "\ndata: " + big + "\nid:\n\n"
+                              "event: b\ndata: 10\nid: x\n\n"
+                              "data: 11\n\n"
+                              "event: f\ndata: 12\n\n"
+                              "event: g\ndata: 13\n\n"
+                              "data: 14\n\n"
+                              "event: c\ndata: 15\n\n";
+    ScriptedServer server({Script::stream().send(stream)});
+    auto source = makeSource(server.url());
+    QList<SseEvent> kept;
+    connect(source.get(), &SseEventSource::eventReceived, this, [&](const SseEvent &event) { kept << event; });
+    QSignalSpy ids(source.get(), &SseEventSource::lastEventIdChanged);
+    source->open();
+
+    QTRY_COMPARE(kept.size(), expected.size());
+    for (qsizetype i = 0; i < expected.size(); ++i) {
+        const SseEvent want(QString::fromUtf8(expected[i].type), QString::fromUtf8(expected[i].data),
+                            QString::fromUtf8(expected[i].id));
+        QCOMPARE(kept.at(i), want);
+        QVERIFY(!kept.at(i).id().isNull()); // "" when the stream has set no ID, not null
+        QVERIFY(!kept.at(i).type().isNull());
+    }
+    QCOMPARE(source->lastEventId(), u"x"_s);
+    QStringList changes;
+    for (const QList<QVariant> &arguments : std::as_const(ids))
+        changes << arguments.at(0).toString();
+    QCOMPARE(changes, (QStringList {u"1"_s, u"\u00e9"_s, QString(), u"x"_s}));
 }
 
 void tst_SseEventSource::nul_bytes_in_data_survive()
@@ -769,7 +823,7 @@ void tst_SseEventSource::post_with_body_and_header_reaches_the_server()
 void tst_SseEventSource::a_burst_larger_than_queue_and_batch_arrives_complete_and_in_order()
 {
     // 3000 events in one write; the library may queue 16 at a time (it stops reading the
-    // socket meanwhile) and the source delivers at most 256 per wakeup.
+    // socket meanwhile) and the source delivers at most 1024 per wakeup.
     QByteArray burst;
     for (int i = 0; i < 3000; ++i)
         burst += "id: " + QByteArray::number(i) + "\ndata: " + QByteArray::number(i) + "\n\n";
