@@ -49,7 +49,13 @@ pub enum sse_result {
 /// The name of a result code, e.g. "SSE_ERROR_INVALID_URL": a static string, never NULL.
 #[no_mangle]
 pub extern "C" fn sse_result_name(result: sse_result) -> *const c_char {
-    let name: &'static [u8] = match result {
+    ffi_boundary!(c"SSE_ERROR_PANIC".as_ptr(), {
+        result_name(result).as_ptr().cast()
+    })
+}
+
+fn result_name(result: sse_result) -> &'static [u8] {
+    match result {
         sse_result::SSE_OK => b"SSE_OK\0",
         sse_result::SSE_ERROR_NULL_ARGUMENT => b"SSE_ERROR_NULL_ARGUMENT\0",
         sse_result::SSE_ERROR_INVALID_ARGUMENT => b"SSE_ERROR_INVALID_ARGUMENT\0",
@@ -59,8 +65,7 @@ pub extern "C" fn sse_result_name(result: sse_result) -> *const c_char {
         sse_result::SSE_ERROR_WRONG_MODE => b"SSE_ERROR_WRONG_MODE\0",
         sse_result::SSE_ERROR_PANIC => b"SSE_ERROR_PANIC\0",
         sse_result::SSE_ERROR_RESOURCE => b"SSE_ERROR_RESOURCE\0",
-    };
-    name.as_ptr().cast()
+    }
 }
 
 /// A human-readable explanation of the last call on this thread that failed; "" if none
@@ -68,11 +73,13 @@ pub extern "C" fn sse_result_name(result: sse_result) -> *const c_char {
 /// this library on this thread.
 #[no_mangle]
 pub extern "C" fn sse_last_error_message() -> *const c_char {
-    boundary::last_error_message()
+    ffi_boundary!(c"".as_ptr(), { boundary::last_error_message() })
 }
 
 /// The library version, "MAJOR.MINOR.PATCH": a static string, never NULL.
 #[no_mangle]
 pub extern "C" fn sse_version() -> *const c_char {
-    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+    ffi_boundary!(c"".as_ptr(), {
+        concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+    })
 }
