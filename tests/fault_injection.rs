@@ -398,10 +398,10 @@ fn response_head_slower_than_the_read_timeout_is_a_read_timeout_and_a_longer_one
         let (mut log, recorder) = Log::new();
         let client = Client::open(&config, recorder).unwrap();
         let first = log.next();
-        let took = close_within(client, Duration::from_secs(2));
         assert_eq!(first, Record::Open(200), "log: {:#?}", log.all());
         log.expect(Record::State(ReadyState::Open));
         log.expect_event(Ev::message("worth the wait", "1"));
+        let took = close_within(client, Duration::from_secs(2));
         format!("a READ_TIMEOUT under 200 ms, open under 1 s; close took {took:?}")
     });
 }
