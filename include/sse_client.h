@@ -108,6 +108,11 @@ typedef enum sse_message_kind {
 // Why a connection attempt or an open stream failed.
 typedef struct ErrorKind ErrorKind;
 
+// Messages taken at once with `sse_client_poll_batch`, in queue order. Opaque; release
+// with `sse_batch_free`, which also releases its messages and every view taken from them.
+// A batch is not tied to its client: it may outlive `sse_client_free`.
+typedef struct sse_batch sse_batch;
+
 // A running client: one worker thread that connects, reads and reconnects. Opaque;
 // create with `sse_client_open`, release with `sse_client_free`.
 typedef struct sse_client sse_client;
@@ -117,9 +122,10 @@ typedef struct sse_client sse_client;
 // Not synchronised: do not modify one config from two threads at once.
 typedef struct sse_config sse_config;
 
-// One owned queued item, from `sse_client_poll`. Opaque; must be released with
-// `sse_message_free`. The views its accessors return stay valid until then. A message is
-// not tied to its client: it may outlive `sse_client_free`.
+// One queued item. From `sse_client_poll` it is owned: release it with
+// `sse_message_free`; the views its accessors return stay valid until then, and it may
+// outlive `sse_client_free`. From `sse_batch_get` it belongs to its batch: valid until
+// `sse_batch_free`, and never passed to `sse_message_free`. Opaque.
 typedef struct sse_message sse_message;
 
 // One connection attempt's request, as a request hook sees it. Opaque; valid only until
@@ -216,6 +222,28 @@ const char *sse_last_error_message(void);
 // The library version, "MAJOR.MINOR.PATCH": a static string, never NULL.
 const char *sse_version(void);
 
+// The number of messages in `batch` (at least 1 for a batch from
+// `sse_client_poll_batch`); 0 for NULL.
+//
+// # Safety
+// `batch` NULL or live.
+size_t sse_batch_len(const struct sse_batch *batch);
+
+// The message at `index` (0-based, in queue order), valid until `sse_batch_free(batch)`;
+// read it with the `sse_message_*` accessors, but never pass it to `sse_message_free`.
+// NULL when `index` is out of range or `batch` is NULL.
+//
+// # Safety
+// `batch` NULL or live.
+const struct sse_message *sse_batch_get(const struct sse_batch *batch, size_t index);
+
+// Releases a batch from `sse_client_poll_batch`, its messages and every view taken from
+// them. NULL is a no-op.
+//
+// # Safety
+// `batch` must be NULL or a batch from `sse_client_poll_batch` not yet freed.
+void sse_batch_free(struct sse_batch *batch);
+
 // Starts a client: its worker begins connecting at once (readyState CONNECTING).
 //
 // `config` is copied; the caller keeps ownership and may free it right after.
@@ -275,13 +303,28 @@ void sse_client_free(struct sse_client *client);
 // SSE_ERROR_TIMEOUT: nothing arrived in time. SSE_ERROR_CLOSED: the client is closed
 // (by the host, or for good after an error with will_retry = false) and every message
 // queued before has been taken. SSE_ERROR_WRONG_MODE: the client uses callbacks.
-// Drain in a loop until SSE_ERROR_TIMEOUT with `timeout_ms` 0 when the wakeup fd fires.
+// Drain in a loop until SSE_ERROR_TIMEOUT with `timeout_ms` 0 when the wakeup fd fires,
+// or take everything at once with `sse_client_poll_batch` (faster for busy streams).
 //
 // # Safety
 // `client` NULL or live; `out` NULL or writable.
 enum sse_result sse_client_poll(struct sse_client *client,
                                 int32_t timeout_ms,
                                 struct sse_message **out);
+
+// Poll mode: waits like `sse_client_poll` for at least one message, then takes every
+// message queued (at most the queue capacity) in one call. On SSE_OK `*out` receives a
+// batch of one or more messages: read them with `sse_batch_len` and `sse_batch_get`, then
+// release it with `sse_batch_free`; otherwise `*out` is not written. The other results
+// are those of `sse_client_poll`. One call per wakeup drains the queue, and the messages
+// cost no allocation of their own, which makes this the fastest way to read a busy
+// stream. Batches and single messages may be mixed; they come out in queue order.
+//
+// # Safety
+// `client` NULL or live; `out` NULL or writable.
+enum sse_result sse_client_poll_batch(struct sse_client *client,
+                                      int32_t timeout_ms,
+                                      struct sse_batch **out);
 
 // Poll mode: a file descriptor that is readable while at least one message is queued,
 // for poll(2), epoll or a QSocketNotifier. Do not read, write or close it: the client
@@ -613,14 +656,16 @@ void sse_set_log_callback(void (*callback)(void *userdata,
 // `message` must be NULL or a live message.
 enum sse_message_kind sse_message_kind_of(const struct sse_message *message);
 
-// For an EVENT message: the event, borrowed until `sse_message_free(message)`.
+// For an EVENT message: the event, borrowed until `sse_message_free(message)` (for a
+// message of a batch: until `sse_batch_free`).
 // NULL for any other kind or a NULL message.
 //
 // # Safety
 // `message` must be NULL or a live message.
 const struct sse_event *sse_message_event(const struct sse_message *message);
 
-// For an ERROR message: the error, borrowed until `sse_message_free(message)`.
+// For an ERROR message: the error, borrowed until `sse_message_free(message)` (for a
+// message of a batch: until `sse_batch_free`).
 // NULL for any other kind or a NULL message.
 //
 // # Safety
@@ -641,15 +686,16 @@ enum sse_ready_state sse_message_state(const struct sse_message *message);
 uint16_t sse_message_http_status(const struct sse_message *message);
 
 // For a COMMENT message: the comment text (after the colon, one leading space removed),
-// NUL-terminated and borrowed until `sse_message_free(message)`; its length in bytes goes
-// to `*len` when `len` is not NULL. NULL for any other kind (and `*len` = 0).
+// NUL-terminated and borrowed until `sse_message_free(message)` (or `sse_batch_free`);
+// its length in bytes goes to `*len` when `len` is not NULL. NULL for any other kind
+// (and `*len` = 0).
 //
 // # Safety
 // `message` must be NULL or a live message; `len` NULL or writable.
 const char *sse_message_comment(const struct sse_message *message, size_t *len);
 
 // Releases a message from `sse_client_poll`, and every view taken from it. NULL is a
-// no-op.
+// no-op. Never pass it a message of an `sse_batch` (from `sse_batch_get`).
 //
 // # Safety
 // `message` must be NULL or a message from `sse_client_poll` not yet freed.

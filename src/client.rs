@@ -6,7 +6,9 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::config::Config;
-use crate::delivery::{self, Deliverer, Handler, PollError, QueueReceiver};
+use crate::delivery::{Deliverer, Handler, PollError};
+use crate::poll_queue::{self, QueueReceiver, TakenBatches};
+use crate::batch::BatchMessage;
 use crate::report::{Message, ReadyState};
 use crate::shared::Shared;
 use crate::stats::Stats;
@@ -28,27 +30,25 @@ pub struct Client {
 impl Client {
     /// Starts a client that delivers through `handler`, on the worker thread.
     pub fn open(config: &Config, handler: impl Handler + 'static) -> std::io::Result<Client> {
-        Client::start(config, |_| Ok((Box::new(handler), None)))
+        Client::start(config, Box::new(handler), None)
     }
 
     /// Starts a client that queues messages for [`Client::poll`].
     pub fn open_polled(config: &Config) -> std::io::Result<Client> {
-        Client::start(config, |stop| {
-            let (handler, receiver) = delivery::queue(config.queue_capacity, stop)?;
-            Ok((Box::new(handler), Some(receiver)))
-        })
+        let (handler, receiver) = poll_queue::queue(config.queue_capacity)?;
+        Client::start(config, Box::new(handler), Some(receiver))
     }
 
     fn start(
         config: &Config,
-        make_delivery: impl FnOnce(
-            crossbeam_channel::Receiver<()>,
-        )
-            -> std::io::Result<(Box<dyn Handler>, Option<QueueReceiver>)>,
+        handler: Box<dyn Handler>,
+        queue: Option<QueueReceiver>,
     ) -> std::io::Result<Client> {
-        let (shared, signals) = Shared::new(&config.last_event_id);
+        let (shared, signals) = Shared::new(
+            &config.last_event_id,
+            queue.as_ref().map(|q| q.queue().clone()),
+        );
         let shared = Arc::new(shared);
-        let (handler, queue) = make_delivery(signals.stop.clone())?;
         let deliverer = Deliverer::new(handler, shared.gate.clone());
         let worker = Worker::new(config.clone(), shared.clone(), deliverer, signals);
         let worker = std::thread::Builder::new()
@@ -95,6 +95,28 @@ impl Client {
     pub fn poll(&self, timeout: Option<Duration>) -> Result<Message, PollError> {
         match &self.queue {
             Some(queue) => queue.poll(timeout),
+            None => Err(PollError::WrongMode),
+        }
+    }
+
+    /// Poll mode: like [`poll`](Client::poll), but hands the message to `take` (under the
+    /// queue's lock) instead of copying it out.
+    pub fn poll_with<T>(
+        &self,
+        timeout: Option<Duration>,
+        take: impl FnOnce(BatchMessage<'_>) -> T,
+    ) -> Result<T, PollError> {
+        match &self.queue {
+            Some(queue) => queue.poll_with(timeout, take),
+            None => Err(PollError::WrongMode),
+        }
+    }
+
+    /// Poll mode: waits like [`poll`](Client::poll) for at least one message, then takes
+    /// every queued message at once (at most the queue capacity).
+    pub fn poll_all(&self, timeout: Option<Duration>) -> Result<TakenBatches, PollError> {
+        match &self.queue {
+            Some(queue) => queue.poll_all(timeout),
             None => Err(PollError::WrongMode),
         }
     }

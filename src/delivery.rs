@@ -1,18 +1,13 @@
-//! Handing what the worker finds to the host: through a [`Handler`] (callback mode) or into
-//! a bounded queue with a wakeup fd (poll mode), and never after the host closed the client.
+//! Handing what the worker finds to the host through a [`Handler`] (the host's callbacks,
+//! or poll mode's queue in `poll_queue`), and never after the host closed the client.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::{self, ThreadId};
 
-use std::time::Duration;
-
-use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
-
 use crate::parser::Event;
-use crate::report::{ClientError, Message, OwnedEvent, ReadyState};
+use crate::report::{ClientError, ReadyState};
 use crate::text::Text;
-use crate::wakeup::Wakeup;
 
 /// What a host implements to receive a client's output, on the client's worker thread, one
 /// call at a time. Borrowed arguments are valid only until the call returns.
@@ -29,6 +24,12 @@ pub trait Handler: Send {
     /// poll queue signals its wakeup fd here). Called after each read's events and after
     /// every other delivery.
     fn flush(&mut self) {}
+    /// Whether the host sees each event during `on_event` (callbacks), rather than at the
+    /// next flush (a queue). The worker then publishes the last event ID before every
+    /// event instead of once per batch, so the host can rely on it from any thread.
+    fn hands_over_each_event(&self) -> bool {
+        true
+    }
 }
 
 /// Makes "once close() returns, no callback runs" true.
@@ -114,6 +115,11 @@ impl Deliverer {
         })
     }
 
+    /// See [`Handler::hands_over_each_event`].
+    pub fn hands_over_each_event(&self) -> bool {
+        self.handler.hands_over_each_event()
+    }
+
     /// After a batch delivered with the gate held: announce it (see [`Handler::flush`]).
     pub fn end_batch(&mut self) {
         self.handler.flush();
@@ -154,73 +160,7 @@ impl Deliverer {
     }
 }
 
-/// Poll mode, the worker's end: a [`Handler`] that queues owned messages.
-///
-/// When the queue is full the send blocks, so the worker stops reading the socket until
-/// the host polls (backpressure; nothing is dropped). The block ends early when the
-/// client is closed: `stop` is disconnected then.
-pub(crate) struct QueueHandler {
-    sender: Sender<Message>,
-    wakeup: Arc<Wakeup>,
-    stop: Receiver<()>,
-    /// Queued but not yet counted on the wakeup fd: counted per batch (one read's
-    /// events), not per message, which halves the locking on the hot path.
-    uncounted: usize,
-}
-
-impl QueueHandler {
-    fn push(&mut self, message: Message) {
-        let sent = match self.sender.try_send(message) {
-            Ok(()) => true,
-            Err(TrySendError::Full(message)) => {
-                // The host must be able to see what is queued before the worker waits
-                // for it to make room.
-                self.flush();
-                crossbeam_channel::select! {
-                    send(self.sender, message) -> result => result.is_ok(),
-                    recv(self.stop) -> _ => false,
-                }
-            }
-            Err(TrySendError::Disconnected(_)) => false,
-        };
-        if sent {
-            self.uncounted += 1;
-        }
-    }
-}
-
-impl Handler for QueueHandler {
-    fn flush(&mut self) {
-        self.wakeup.pushed_many(std::mem::take(&mut self.uncounted));
-    }
-
-    fn on_open(&mut self, http_status: u16) {
-        self.push(Message::Open { http_status });
-    }
-    fn on_event(&mut self, event: &Event<'_>) {
-        self.push(Message::Event(OwnedEvent::from_event(event)));
-    }
-    fn on_comment(&mut self, text: Text<'_>) {
-        self.push(Message::comment(text));
-    }
-    fn on_error(&mut self, error: &ClientError) {
-        self.push(Message::Error(Box::new(error.clone())));
-    }
-    fn on_state(&mut self, state: ReadyState) {
-        self.push(Message::State(state));
-    }
-}
-
-/// Poll mode, the host's end.
-#[derive(Debug)]
-pub(crate) struct QueueReceiver {
-    receiver: Receiver<Message>,
-    wakeup: Arc<Wakeup>,
-    /// Disconnected when the host closes the client.
-    stop: Receiver<()>,
-}
-
-/// Why [`QueueReceiver::poll`] returned no message.
+/// Why a poll returned no message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PollError {
     /// Nothing arrived in time.
@@ -229,74 +169,6 @@ pub enum PollError {
     Closed,
     /// The client delivers through callbacks; there is no queue.
     WrongMode,
-}
-
-impl QueueReceiver {
-    /// Waits up to `timeout` (`None`: without limit) for the next message. Messages queued
-    /// before the client closed are still handed out; then [`PollError::Closed`].
-    pub fn poll(&self, timeout: Option<Duration>) -> Result<Message, PollError> {
-        let received = match self.receiver.try_recv() {
-            Ok(message) => Ok(message),
-            Err(TryRecvError::Disconnected) => Err(PollError::Closed),
-            Err(TryRecvError::Empty) if timeout == Some(Duration::ZERO) => self.closed_or_timeout(),
-            Err(TryRecvError::Empty) => self.wait(timeout),
-        };
-        if received.is_ok() {
-            self.wakeup.popped();
-        }
-        received
-    }
-
-    /// Nothing is queued: closed by the host (the worker may not have ended yet, but will
-    /// queue nothing more), or simply nothing yet.
-    fn closed_or_timeout(&self) -> Result<Message, PollError> {
-        match self.stop.try_recv() {
-            Err(TryRecvError::Disconnected) => {
-                self.receiver.try_recv().map_err(|_| PollError::Closed)
-            }
-            _ => Err(PollError::Timeout),
-        }
-    }
-
-    fn wait(&self, timeout: Option<Duration>) -> Result<Message, PollError> {
-        let deadline = match timeout {
-            Some(t) => crossbeam_channel::after(t),
-            None => crossbeam_channel::never(),
-        };
-        crossbeam_channel::select! {
-            recv(self.receiver) -> message => message.map_err(|_| PollError::Closed),
-            // Closed by the host: the worker may still be winding down, but nothing new
-            // will be queued, so the host need not wait for it.
-            recv(self.stop) -> _ => self.receiver.try_recv().map_err(|_| PollError::Closed),
-            recv(deadline) -> _ => Err(PollError::Timeout),
-        }
-    }
-
-    pub fn wakeup_fd(&self) -> std::os::fd::RawFd {
-        self.wakeup.raw_fd()
-    }
-}
-
-/// A bounded queue of `capacity` messages: the worker's handler and the host's receiver.
-pub(crate) fn queue(
-    capacity: usize,
-    stop: Receiver<()>,
-) -> std::io::Result<(QueueHandler, QueueReceiver)> {
-    let wakeup = Arc::new(Wakeup::new()?);
-    let (sender, receiver) = crossbeam_channel::bounded(capacity);
-    Ok((
-        QueueHandler {
-            sender,
-            wakeup: wakeup.clone(),
-            stop: stop.clone(),
-            uncounted: 0,
-        },
-        QueueReceiver {
-            receiver,
-            wakeup,
-            stop,
-        },
-    ))
 }
 
 #[cfg(test)]
@@ -321,46 +193,5 @@ mod tests {
         gate.wait_for_callback();
         assert!(!deliverer.state(ReadyState::Closed));
         assert_eq!(*seen.lock().unwrap(), ["Open"]);
-    }
-
-    #[test]
-    fn a_full_queue_blocks_the_worker_until_stopped() {
-        let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(0);
-        let (mut handler, receiver) = queue(1, stop_rx).unwrap();
-        handler.on_open(200);
-        let blocked = std::thread::spawn(move || {
-            handler.on_state(ReadyState::Open); // the queue is full: blocks
-            handler
-        });
-        std::thread::sleep(Duration::from_millis(50));
-        assert!(!blocked.is_finished(), "a full queue must block the worker");
-        drop(stop_tx);
-        blocked.join().unwrap();
-        assert_eq!(receiver.poll(None), Ok(Message::Open { http_status: 200 }));
-    }
-
-    #[test]
-    fn a_zero_timeout_poll_reports_closed_as_soon_as_the_host_closed() {
-        let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(0);
-        // The worker's handler is still alive: it has not ended yet.
-        let (_handler, receiver) = queue(4, stop_rx).unwrap();
-        assert_eq!(receiver.poll(Some(Duration::ZERO)), Err(PollError::Timeout));
-        drop(stop_tx);
-        assert_eq!(receiver.poll(Some(Duration::ZERO)), Err(PollError::Closed));
-    }
-
-    #[test]
-    fn poll_reports_timeout_then_closed_once_the_worker_is_gone() {
-        let (_stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(0);
-        let (mut handler, receiver) = queue(4, stop_rx).unwrap();
-        assert_eq!(receiver.poll(Some(Duration::ZERO)), Err(PollError::Timeout));
-        assert_eq!(
-            receiver.poll(Some(Duration::from_millis(5))),
-            Err(PollError::Timeout)
-        );
-        handler.on_state(ReadyState::Closed);
-        drop(handler);
-        assert_eq!(receiver.poll(None), Ok(Message::State(ReadyState::Closed)));
-        assert_eq!(receiver.poll(None), Err(PollError::Closed));
     }
 }

@@ -5,6 +5,7 @@
 //! with `extern "C"` functions and raw pointers.
 
 mod civil_date;
+mod batch;
 mod client;
 mod config;
 mod connection;
@@ -14,6 +15,7 @@ mod hooks;
 mod logging;
 pub mod parser;
 pub mod policy;
+mod poll_queue;
 mod proxy;
 pub mod redirect;
 mod report;
@@ -24,11 +26,13 @@ mod tls;
 mod wakeup;
 mod worker;
 
+pub use batch::BatchMessage;
 pub use client::Client;
 pub use config::{Config, ConfigError};
 pub use delivery::{Handler, PollError};
 pub use hooks::{RequestHook, RequestInfo, ResponseHook, ResponseInfo};
 pub use parser::{Event, Parser, Sink, TooLarge};
+pub use poll_queue::TakenBatches;
 pub use report::{ClientError, ErrorKind, Message, OwnedEvent, ReadyState};
 pub use stats::Stats;
 pub use text::Text;

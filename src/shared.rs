@@ -7,6 +7,7 @@ use crossbeam_channel::{Receiver, Sender};
 use ureq::Agent;
 
 use crate::delivery::CloseGate;
+use crate::poll_queue::Queue;
 use crate::report::ReadyState;
 use crate::stats::StatsCounters;
 
@@ -24,6 +25,8 @@ pub(crate) struct Shared {
     restart_requested: AtomicBool,
     /// restart() wakes the worker from its backoff sleep through this (capacity 1).
     wake: Sender<()>,
+    /// Poll mode's queue: close() ends the waits on it (a worker blocked on a full queue).
+    queue: Option<Arc<Queue>>,
 }
 
 /// What the worker waits on.
@@ -35,7 +38,7 @@ pub(crate) struct WorkerSignals {
 }
 
 impl Shared {
-    pub fn new(last_event_id: &str) -> (Shared, WorkerSignals) {
+    pub fn new(last_event_id: &str, queue: Option<Arc<Queue>>) -> (Shared, WorkerSignals) {
         let (stop_tx, stop) = crossbeam_channel::bounded(0);
         let (wake_tx, wake) = crossbeam_channel::bounded(1);
         let shared = Shared {
@@ -47,6 +50,7 @@ impl Shared {
             agent: Mutex::new(None),
             restart_requested: AtomicBool::new(false),
             wake: wake_tx,
+            queue,
         };
         (shared, WorkerSignals { stop, wake })
     }
@@ -116,6 +120,9 @@ impl Shared {
             .store(ReadyState::Closed as u8, Ordering::Release);
         self.gate.mark_closed();
         drop(lock(&self.stop).take());
+        if let Some(queue) = &self.queue {
+            queue.close();
+        }
         if let Some(agent) = lock(&self.agent).take() {
             agent.shutdown();
         }

@@ -229,6 +229,7 @@ impl Worker {
             self.read_buffer = vec![0; READ_BUFFER_INITIAL];
         }
         let mut sink = WorkerSink {
+            id_per_event: self.deliverer.hands_over_each_event(),
             deliverer: &mut self.deliverer,
             policy: &mut self.policy,
             shared: &self.shared,
@@ -249,10 +250,12 @@ impl Worker {
                     let fed = {
                         let _batch = self.shared.gate.hold();
                         let fed = self.parser.feed(&self.read_buffer[..n], &mut sink);
+                        // Before the batch is announced: a poll-mode host must not see
+                        // an event whose id sse_client_last_event_id does not show yet.
+                        sink.sync_last_event_id(self.parser.last_event_id());
                         sink.deliverer.end_batch();
                         fed
                     };
-                    sink.sync_last_event_id(self.parser.last_event_id());
                     sink.publish_counts(n);
                     if let Err(TooLarge { limit }) = fed {
                         break (
@@ -347,6 +350,8 @@ fn classify_read_error(error: std::io::Error, config: &Config) -> (ErrorKind, St
 /// The parser's sink on the worker: delivers, and keeps the policy, the counters and the
 /// shared last event ID up to date.
 struct WorkerSink<'a> {
+    /// Publish the last event ID before each event (callbacks), not once per read.
+    id_per_event: bool,
     deliverer: &'a mut Deliverer,
     policy: &'a mut Policy,
     shared: &'a Shared,
@@ -385,7 +390,9 @@ impl Sink for WorkerSink<'_> {
         self.events += 1;
         // Published before the callback runs: a host that saw this event can count on
         // sse_client_last_event_id saying so, from any thread.
-        self.sync_last_event_id(event.id.as_str());
+        if self.id_per_event {
+            self.sync_last_event_id(event.id.as_str());
+        }
         self.deliverer.event_in_batch(event);
     }
 

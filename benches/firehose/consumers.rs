@@ -6,8 +6,8 @@
 //!   mode it also reads the timestamp after `data: `).
 //! - `callback`: the C API in callback mode, through its `extern "C"` functions
 //!   (`sse_client::ffi`): exactly what a C host runs.
-//! - `poll`: the C API in poll mode: poll(2) on `sse_client_wakeup_fd`, then
-//!   `sse_client_poll(client, 0, ..)` until `SSE_ERROR_TIMEOUT`, one batch per wakeup.
+//! - `poll`: the C API in poll mode: poll(2) on `sse_client_wakeup_fd`, then one
+//!   `sse_client_poll_batch(client, 0, ..)` per wakeup, which takes every queued message.
 //! - `rust`: the safe Rust API, `Client::open` with a `Handler` (for comparison; no target).
 //!
 //! Times: `first_s` runs from just before connecting/opening to the first event,
@@ -325,21 +325,22 @@ pub fn poll(job: &Job) -> Record {
             continue;
         }
         let now = Instant::now();
-        loop {
-            let mut message = ptr::null_mut();
-            // SAFETY: a live client and a writable out-pointer.
-            match unsafe { sse_client_poll(client, 0, &mut message) } {
-                sse_result::SSE_OK => {}
-                sse_result::SSE_ERROR_TIMEOUT => break,
-                other => {
-                    eprintln!("poll consumer: sse_client_poll: {other:?}");
-                    tally.errors += 1;
-                    break 'wait;
-                }
+        let mut batch = ptr::null_mut();
+        // SAFETY: a live client and a writable out-pointer.
+        match unsafe { sse_client_poll_batch(client, 0, &mut batch) } {
+            sse_result::SSE_OK => {}
+            sse_result::SSE_ERROR_TIMEOUT => continue,
+            other => {
+                eprintln!("poll consumer: sse_client_poll_batch: {other:?}");
+                tally.errors += 1;
+                break 'wait;
             }
-            let mut done = false;
-            // SAFETY: a live message, freed below; views used before that.
-            unsafe {
+        }
+        let mut done = false;
+        // SAFETY: a live batch, freed below; its messages and views used before that.
+        unsafe {
+            for index in 0..sse_batch_len(batch) {
+                let message = sse_batch_get(batch, index);
                 match sse_message_kind_of(message) {
                     sse_message_kind::SSE_MESSAGE_EVENT => {
                         let event = &*sse_message_event(message);
@@ -356,11 +357,14 @@ pub fn poll(job: &Job) -> Record {
                     }
                     _ => {}
                 }
-                sse_message_free(message);
+                if done {
+                    break;
+                }
             }
-            if done {
-                break 'wait;
-            }
+            sse_batch_free(batch);
+        }
+        if done {
+            break 'wait;
         }
     }
     let cpu_end = cpu_seconds();

@@ -1,9 +1,12 @@
-//! `sse_message`: one owned item of a poll-mode queue.
+//! `sse_message`: one item of a poll-mode queue, owned or part of an `sse_batch`.
 
 use std::ffi::c_char;
 
 use super::views::{sse_error, sse_event, sse_ready_state, OwnedErrorView};
-use crate::report::{Message, ReadyState};
+use crate::batch::BatchMessage;
+use crate::parser::Event;
+use crate::report::ReadyState;
+use crate::text::Text;
 
 /// What a queued message carries.
 #[repr(C)]
@@ -16,45 +19,96 @@ pub enum sse_message_kind {
     SSE_MESSAGE_STATE,
 }
 
-/// One owned queued item, from `sse_client_poll`. Opaque; must be released with
-/// `sse_message_free`. The views its accessors return stay valid until then. A message is
-/// not tied to its client: it may outlive `sse_client_free`.
+/// One queued item. From `sse_client_poll` it is owned: release it with
+/// `sse_message_free`; the views its accessors return stay valid until then, and it may
+/// outlive `sse_client_free`. From `sse_batch_get` it belongs to its batch: valid until
+/// `sse_batch_free`, and never passed to `sse_message_free`. Opaque.
 pub struct sse_message {
-    message: Message,
-    /// For EVENT: the view into `message`'s own buffer.
-    event: Option<sse_event>,
-    /// For ERROR: the view and the message string it points into.
-    error: Option<(OwnedErrorView, sse_error)>,
+    kind: sse_message_kind,
+    http_status: u16,
+    state: ReadyState,
+    /// For EVENT: the view into the strings (`storage`, or the batch's).
+    event: sse_event,
+    /// For COMMENT: the text, NUL-terminated.
+    comment: (*const c_char, usize),
+    /// For ERROR: the message string and the view into it.
+    error: Option<Box<(OwnedErrorView, sse_error)>>,
+    /// The strings `event` or `comment` point into, for a message of its own; empty in a
+    /// batch, which owns them.
+    storage: Box<[u8]>,
 }
 
 impl sse_message {
-    pub(crate) fn new(message: Message) -> Box<sse_message> {
-        let event = match &message {
-            Message::Event(owned) => Some(sse_event::borrow(&owned.as_event())),
-            _ => None,
+    /// A view of `message`; its pointers are valid as long as the memory `message`
+    /// borrows from (a batch kept alongside, or `storage`).
+    pub(crate) fn view(message: BatchMessage<'_>) -> sse_message {
+        let mut view = sse_message {
+            kind: sse_message_kind::SSE_MESSAGE_STATE,
+            http_status: 0,
+            state: ReadyState::Closed,
+            event: sse_event::EMPTY,
+            comment: (std::ptr::null(), 0),
+            error: None,
+            storage: Box::default(),
         };
-        let error = match &message {
-            Message::Error(error) => {
-                let owned = OwnedErrorView::new(error);
-                let view = owned.view();
-                Some((owned, view))
+        match message {
+            BatchMessage::Open { http_status } => {
+                view.kind = sse_message_kind::SSE_MESSAGE_OPEN;
+                view.http_status = http_status;
             }
-            _ => None,
-        };
-        // The views point into heap buffers owned by `message` and `error`, which moving
-        // this struct into its Box does not move.
-        Box::new(sse_message {
-            message,
-            event,
-            error,
-        })
+            BatchMessage::Event(event) => {
+                view.kind = sse_message_kind::SSE_MESSAGE_EVENT;
+                view.event = sse_event::borrow(&event);
+            }
+            BatchMessage::Comment(text) => {
+                view.kind = sse_message_kind::SSE_MESSAGE_COMMENT;
+                view.comment = (text.as_bytes_with_nul().as_ptr().cast(), text.len());
+            }
+            BatchMessage::Error(error) => {
+                view.kind = sse_message_kind::SSE_MESSAGE_ERROR;
+                let owned = OwnedErrorView::new(error);
+                let error_view = owned.view();
+                view.error = Some(Box::new((owned, error_view)));
+            }
+            BatchMessage::State(state) => view.state = state,
+        }
+        view
+    }
+
+    /// A message of its own: its strings are copied into one buffer it owns.
+    pub(crate) fn owned(message: BatchMessage<'_>) -> Box<sse_message> {
+        match message {
+            BatchMessage::Event(event) => {
+                let parts = [event.event_type, event.data, event.id];
+                let storage: Box<[u8]> = parts
+                    .iter()
+                    .flat_map(|part| part.as_bytes_with_nul())
+                    .copied()
+                    .collect();
+                let type_end = event.event_type.len() + 1;
+                let data_end = type_end + event.data.len() + 1;
+                let copy = Event {
+                    event_type: Text::from_validated(&storage[..type_end]),
+                    data: Text::from_validated(&storage[type_end..data_end]),
+                    id: Text::from_validated(&storage[data_end..]),
+                };
+                let mut view = sse_message::view(BatchMessage::Event(copy));
+                // Moving the box keeps its heap bytes, and the view's pointers, in place.
+                view.storage = storage;
+                Box::new(view)
+            }
+            BatchMessage::Comment(text) => {
+                let storage: Box<[u8]> = text.as_bytes_with_nul().into();
+                let mut view =
+                    sse_message::view(BatchMessage::Comment(Text::from_validated(&storage)));
+                view.storage = storage;
+                Box::new(view)
+            }
+            other => Box::new(sse_message::view(other)),
+        }
     }
 }
 
-/// Borrows the message behind a possibly-NULL pointer.
-///
-/// # Safety
-/// `message` must be NULL or a live message from `sse_client_poll`.
 unsafe fn message_ref<'a>(message: *const sse_message) -> Option<&'a sse_message> {
     // SAFETY: as promised by the caller.
     unsafe { message.as_ref() }
@@ -68,17 +122,15 @@ unsafe fn message_ref<'a>(message: *const sse_message) -> Option<&'a sse_message
 pub unsafe extern "C" fn sse_message_kind_of(message: *const sse_message) -> sse_message_kind {
     ffi_boundary!(sse_message_kind::SSE_MESSAGE_STATE, {
         // SAFETY: as promised by the caller.
-        match unsafe { message_ref(message) }.map(|m| &m.message) {
-            Some(Message::Open { .. }) => sse_message_kind::SSE_MESSAGE_OPEN,
-            Some(Message::Event(_)) => sse_message_kind::SSE_MESSAGE_EVENT,
-            Some(Message::Comment(_)) => sse_message_kind::SSE_MESSAGE_COMMENT,
-            Some(Message::Error(_)) => sse_message_kind::SSE_MESSAGE_ERROR,
-            Some(Message::State(_)) | None => sse_message_kind::SSE_MESSAGE_STATE,
+        match unsafe { message_ref(message) } {
+            Some(message) => message.kind,
+            None => sse_message_kind::SSE_MESSAGE_STATE,
         }
     })
 }
 
-/// For an EVENT message: the event, borrowed until `sse_message_free(message)`.
+/// For an EVENT message: the event, borrowed until `sse_message_free(message)` (for a
+/// message of a batch: until `sse_batch_free`).
 /// NULL for any other kind or a NULL message.
 ///
 /// # Safety
@@ -87,14 +139,15 @@ pub unsafe extern "C" fn sse_message_kind_of(message: *const sse_message) -> sse
 pub unsafe extern "C" fn sse_message_event(message: *const sse_message) -> *const sse_event {
     ffi_boundary!(std::ptr::null(), {
         // SAFETY: as promised by the caller.
-        match unsafe { message_ref(message) }.and_then(|m| m.event.as_ref()) {
-            Some(event) => event as *const sse_event,
-            None => std::ptr::null(),
+        match unsafe { message_ref(message) } {
+            Some(m) if m.kind == sse_message_kind::SSE_MESSAGE_EVENT => &m.event,
+            _ => std::ptr::null(),
         }
     })
 }
 
-/// For an ERROR message: the error, borrowed until `sse_message_free(message)`.
+/// For an ERROR message: the error, borrowed until `sse_message_free(message)` (for a
+/// message of a batch: until `sse_batch_free`).
 /// NULL for any other kind or a NULL message.
 ///
 /// # Safety
@@ -103,7 +156,7 @@ pub unsafe extern "C" fn sse_message_event(message: *const sse_message) -> *cons
 pub unsafe extern "C" fn sse_message_error(message: *const sse_message) -> *const sse_error {
     ffi_boundary!(std::ptr::null(), {
         // SAFETY: as promised by the caller.
-        match unsafe { message_ref(message) }.and_then(|m| m.error.as_ref()) {
+        match unsafe { message_ref(message) }.and_then(|m| m.error.as_deref()) {
             Some((_, view)) => view as *const sse_error,
             None => std::ptr::null(),
         }
@@ -119,8 +172,8 @@ pub unsafe extern "C" fn sse_message_error(message: *const sse_message) -> *cons
 pub unsafe extern "C" fn sse_message_state(message: *const sse_message) -> sse_ready_state {
     ffi_boundary!(sse_ready_state::SSE_STATE_CLOSED, {
         // SAFETY: as promised by the caller.
-        match unsafe { message_ref(message) }.map(|m| &m.message) {
-            Some(Message::State(state)) => (*state).into(),
+        match unsafe { message_ref(message) } {
+            Some(m) if m.kind == sse_message_kind::SSE_MESSAGE_STATE => m.state.into(),
             _ => ReadyState::Closed.into(),
         }
     })
@@ -134,16 +187,17 @@ pub unsafe extern "C" fn sse_message_state(message: *const sse_message) -> sse_r
 pub unsafe extern "C" fn sse_message_http_status(message: *const sse_message) -> u16 {
     ffi_boundary!(0, {
         // SAFETY: as promised by the caller.
-        match unsafe { message_ref(message) }.map(|m| &m.message) {
-            Some(Message::Open { http_status }) => *http_status,
+        match unsafe { message_ref(message) } {
+            Some(m) if m.kind == sse_message_kind::SSE_MESSAGE_OPEN => m.http_status,
             _ => 0,
         }
     })
 }
 
 /// For a COMMENT message: the comment text (after the colon, one leading space removed),
-/// NUL-terminated and borrowed until `sse_message_free(message)`; its length in bytes goes
-/// to `*len` when `len` is not NULL. NULL for any other kind (and `*len` = 0).
+/// NUL-terminated and borrowed until `sse_message_free(message)` (or `sse_batch_free`);
+/// its length in bytes goes to `*len` when `len` is not NULL. NULL for any other kind
+/// (and `*len` = 0).
 ///
 /// # Safety
 /// `message` must be NULL or a live message; `len` NULL or writable.
@@ -154,10 +208,9 @@ pub unsafe extern "C" fn sse_message_comment(
 ) -> *const c_char {
     ffi_boundary!(std::ptr::null(), {
         // SAFETY: as promised by the caller.
-        let text = unsafe { message_ref(message) }.and_then(|m| m.message.comment_text());
-        let (ptr, length) = match text {
-            Some(text) => (text.as_bytes_with_nul().as_ptr().cast(), text.len()),
-            None => (std::ptr::null(), 0),
+        let (ptr, length) = match unsafe { message_ref(message) } {
+            Some(m) if m.kind == sse_message_kind::SSE_MESSAGE_COMMENT => m.comment,
+            _ => (std::ptr::null(), 0),
         };
         if !len.is_null() {
             // SAFETY: non-NULL and writable, as promised.
@@ -168,7 +221,7 @@ pub unsafe extern "C" fn sse_message_comment(
 }
 
 /// Releases a message from `sse_client_poll`, and every view taken from it. NULL is a
-/// no-op.
+/// no-op. Never pass it a message of an `sse_batch` (from `sse_batch_get`).
 ///
 /// # Safety
 /// `message` must be NULL or a message from `sse_client_poll` not yet freed.

@@ -7,6 +7,7 @@
 
 #[macro_use]
 mod boundary;
+mod batch;
 mod client;
 mod config;
 mod hooks;
@@ -14,6 +15,7 @@ mod logging;
 mod message;
 mod views;
 
+pub use batch::*;
 pub use client::*;
 pub use config::*;
 pub use hooks::*;

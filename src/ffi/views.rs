@@ -47,6 +47,16 @@ fn text_parts(text: Text<'_>) -> (*const c_char, usize) {
 }
 
 impl sse_event {
+    /// No event: null pointers, zero lengths (what a non-EVENT message holds).
+    pub(crate) const EMPTY: sse_event = sse_event {
+        r#type: std::ptr::null(),
+        type_len: 0,
+        data: std::ptr::null(),
+        data_len: 0,
+        id: std::ptr::null(),
+        id_len: 0,
+    };
+
     /// A view valid as long as the event's buffers are.
     pub(crate) fn borrow(event: &Event<'_>) -> sse_event {
         let (r#type, type_len) = text_parts(event.event_type);

@@ -1,0 +1,228 @@
+//! [`MessageBatch`]: the messages a poll-mode worker queued in one go (one socket read's
+//! events, typically), with all their strings in one buffer.
+//!
+//! Why: queueing each event as its own heap object cost two allocations, two frees and a
+//! channel slot per event, most of poll mode's cost. A batch costs a few appends per event
+//! and one allocation per batch, and the host can take it whole (`sse_client_poll_batch`).
+
+use crate::parser::Event;
+use crate::report::{ClientError, Message, OwnedEvent, ReadyState};
+use crate::text::Text;
+
+/// Messages in queue order, their strings NUL-terminated in one buffer.
+#[derive(Debug, Default)]
+pub struct MessageBatch {
+    /// Every string of every message, each followed by one NUL.
+    strings: Vec<u8>,
+    entries: Vec<Entry>,
+}
+
+/// One message; strings are ranges of `strings` (lengths without the NUL).
+#[derive(Debug)]
+enum Entry {
+    Open {
+        http_status: u16,
+    },
+    /// The type, data and id strings, each NUL-terminated, one after the other at `start`.
+    Event {
+        start: usize,
+        type_len: usize,
+        data_len: usize,
+        id_len: usize,
+    },
+    Comment {
+        start: usize,
+        len: usize,
+    },
+    Error(Box<ClientError>),
+    State(ReadyState),
+}
+
+/// A message of a batch, borrowed from it.
+#[derive(Clone, Copy, Debug)]
+pub enum BatchMessage<'a> {
+    Open { http_status: u16 },
+    Event(Event<'a>),
+    Comment(Text<'a>),
+    Error(&'a ClientError),
+    State(ReadyState),
+}
+
+impl BatchMessage<'_> {
+    /// An owned copy, for hosts that take one message at a time.
+    pub fn to_message(self) -> Message {
+        match self {
+            BatchMessage::Open { http_status } => Message::Open { http_status },
+            BatchMessage::Event(event) => Message::Event(OwnedEvent::from_event(&event)),
+            BatchMessage::Comment(text) => Message::comment(text),
+            BatchMessage::Error(error) => Message::Error(Box::new(error.clone())),
+            BatchMessage::State(state) => Message::State(state),
+        }
+    }
+}
+
+impl MessageBatch {
+    /// An empty batch sized like `previous`, so that a steady stream does not grow each
+    /// batch's buffers from nothing.
+    pub fn sized_like(previous: &MessageBatch) -> MessageBatch {
+        MessageBatch {
+            strings: Vec::with_capacity(previous.strings.len()),
+            entries: Vec::with_capacity(previous.entries.len()),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Bytes of strings held: what a batch costs in memory, besides its entries.
+    pub fn string_bytes(&self) -> usize {
+        self.strings.len()
+    }
+
+    pub fn push_open(&mut self, http_status: u16) {
+        self.entries.push(Entry::Open { http_status });
+    }
+
+    pub fn push_event(&mut self, event: &Event<'_>) {
+        let start = self.strings.len();
+        let parts = [event.event_type, event.data, event.id];
+        self.strings
+            .reserve(parts.iter().map(|p| p.as_bytes_with_nul().len()).sum());
+        for part in parts {
+            self.strings.extend_from_slice(part.as_bytes_with_nul());
+        }
+        self.entries.push(Entry::Event {
+            start,
+            type_len: event.event_type.len(),
+            data_len: event.data.len(),
+            id_len: event.id.len(),
+        });
+    }
+
+    pub fn push_comment(&mut self, text: Text<'_>) {
+        let start = self.strings.len();
+        self.strings.extend_from_slice(text.as_bytes_with_nul());
+        self.entries.push(Entry::Comment {
+            start,
+            len: text.len(),
+        });
+    }
+
+    pub fn push_error(&mut self, error: &ClientError) {
+        self.entries.push(Entry::Error(Box::new(error.clone())));
+    }
+
+    pub fn push_state(&mut self, state: ReadyState) {
+        self.entries.push(Entry::State(state));
+    }
+
+    /// The message at `index`; panics past the end, like a slice.
+    pub fn get(&self, index: usize) -> BatchMessage<'_> {
+        match &self.entries[index] {
+            Entry::Open { http_status } => BatchMessage::Open {
+                http_status: *http_status,
+            },
+            &Entry::Event {
+                start,
+                type_len,
+                data_len,
+                id_len,
+            } => {
+                let data_start = start + type_len + 1;
+                let id_start = data_start + data_len + 1;
+                BatchMessage::Event(Event {
+                    event_type: self.text(start, type_len),
+                    data: self.text(data_start, data_len),
+                    id: self.text(id_start, id_len),
+                })
+            }
+            &Entry::Comment { start, len } => BatchMessage::Comment(self.text(start, len)),
+            Entry::Error(error) => BatchMessage::Error(error),
+            Entry::State(state) => BatchMessage::State(*state),
+        }
+    }
+
+    /// The messages from `first` on.
+    pub fn iter_from(&self, first: usize) -> impl Iterator<Item = BatchMessage<'_>> + '_ {
+        (first..self.len()).map(move |i| self.get(i))
+    }
+
+    fn text(&self, start: usize, len: usize) -> Text<'_> {
+        // Copied from Texts, which were valid UTF-8 followed by one NUL.
+        Text::from_validated(&self.strings[start..start + len + 1])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::ErrorKind;
+    use std::time::Duration;
+
+    fn text(bytes: &'static [u8]) -> Text<'static> {
+        Text::from_bytes_with_nul(bytes)
+    }
+
+    #[test]
+    fn every_kind_comes_back_in_order_with_its_strings() {
+        let mut batch = MessageBatch::default();
+        let error = ClientError {
+            kind: ErrorKind::Io,
+            http_status: 0,
+            message: "broke".into(),
+            will_retry: true,
+            retry_delay: Duration::from_millis(5),
+            failed_attempts: 1,
+        };
+        batch.push_open(200);
+        batch.push_event(&Event {
+            event_type: text(b"tick\0"),
+            data: text(b"a\0b\0"),
+            id: text(b"7\0"),
+        });
+        batch.push_comment(text(b"hb\0"));
+        batch.push_event(&Event {
+            event_type: text(b"message\0"),
+            data: text(b"\0"),
+            id: Text::EMPTY,
+        });
+        batch.push_error(&error);
+        batch.push_state(ReadyState::Connecting);
+        assert_eq!(batch.len(), 6);
+
+        let messages: Vec<Message> = batch.iter_from(0).map(|m| m.to_message()).collect();
+        assert_eq!(messages[0], Message::Open { http_status: 200 });
+        let Message::Event(first) = &messages[1] else {
+            panic!("{:?}", messages[1]);
+        };
+        let first = first.as_event();
+        assert_eq!(first.event_type, "tick");
+        assert_eq!(first.data, "a\0b");
+        assert_eq!(first.data.as_bytes_with_nul(), b"a\0b\0");
+        assert_eq!(first.id, "7");
+        assert_eq!(messages[2].comment_text().unwrap(), "hb");
+        let Message::Event(second) = &messages[3] else {
+            panic!("{:?}", messages[3]);
+        };
+        assert_eq!(second.as_event().data, "");
+        assert_eq!(second.as_event().id.as_bytes_with_nul(), b"\0");
+        assert_eq!(messages[4], Message::Error(Box::new(error)));
+        assert_eq!(messages[5], Message::State(ReadyState::Connecting));
+        assert_eq!(batch.iter_from(5).count(), 1);
+    }
+
+    #[test]
+    fn a_batch_sized_like_another_starts_empty() {
+        let mut batch = MessageBatch::default();
+        batch.push_comment(text(b"0123456789\0"));
+        let next = MessageBatch::sized_like(&batch);
+        assert!(next.is_empty());
+        assert_eq!(next.string_bytes(), 0);
+        assert!(next.strings.capacity() >= 11);
+    }
+}

@@ -1,0 +1,445 @@
+//! Poll mode: the bounded queue between a client's worker and the host, with the wakeup fd.
+//!
+//! The worker collects what one socket read produced into a [`MessageBatch`] and queues it
+//! whole when the read's events are done ([`Handler::flush`]); the host takes one message
+//! at a time ([`QueueReceiver::poll_with`]) or everything queued at once
+//! ([`QueueReceiver::poll_all`]). One lock round trip per batch on each side, instead of a
+//! channel slot, two allocations and a counter update per event.
+//!
+//! Capacity counts messages, not batches: the worker never has more than `capacity`
+//! messages queued and unflushed together. When the queue is full it stops (and so stops
+//! reading the socket) until the host takes messages or closes the client. Nothing is ever
+//! dropped.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::batch::{BatchMessage, MessageBatch};
+use crate::delivery::{Handler, PollError};
+use crate::parser::Event;
+use crate::report::{ClientError, Message, ReadyState};
+use crate::text::Text;
+use crate::wakeup::Wakeup;
+
+/// The queue both ends share.
+#[derive(Debug)]
+pub(crate) struct Queue {
+    state: Mutex<State>,
+    /// Signalled when messages are queued or the queue closes: the host waits on it.
+    filled: Condvar,
+    /// Signalled when the host takes messages or closes: the worker waits on it when full.
+    drained: Condvar,
+    /// Readable exactly while `queued > 0`; set and cleared under the state lock.
+    wakeup: Wakeup,
+    capacity: usize,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    batches: VecDeque<MessageBatch>,
+    /// Messages of the front batch already handed out one at a time.
+    front_taken: usize,
+    /// Messages queued and not yet handed out.
+    queued: usize,
+    /// The host closed the client: nothing new will be queued, waits end.
+    host_closed: bool,
+    /// The worker's end was dropped (the worker ended).
+    worker_gone: bool,
+}
+
+/// Everything that was queued when the host took it: the batches in order, and how many
+/// messages of the first one had already been taken one at a time.
+#[derive(Debug)]
+pub struct TakenBatches {
+    pub batches: Vec<MessageBatch>,
+    pub first_skip: usize,
+}
+
+impl TakenBatches {
+    pub fn len(&self) -> usize {
+        self.batches.iter().map(MessageBatch::len).sum::<usize>() - self.first_skip
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The messages in queue order.
+    pub fn iter(&self) -> impl Iterator<Item = BatchMessage<'_>> + '_ {
+        self.batches
+            .iter()
+            .enumerate()
+            .flat_map(|(i, batch)| batch.iter_from(if i == 0 { self.first_skip } else { 0 }))
+    }
+}
+
+/// A queue of `capacity` messages (at least 1): the worker's handler and the host's end.
+pub(crate) fn queue(capacity: usize) -> std::io::Result<(QueueHandler, QueueReceiver)> {
+    let queue = Arc::new(Queue {
+        state: Mutex::default(),
+        filled: Condvar::new(),
+        drained: Condvar::new(),
+        wakeup: Wakeup::new()?,
+        capacity: capacity.max(1),
+    });
+    Ok((
+        QueueHandler {
+            room: queue.capacity,
+            queue: queue.clone(),
+            pending: MessageBatch::default(),
+        },
+        QueueReceiver { queue },
+    ))
+}
+
+impl Queue {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The host closed the client: a worker waiting for room and hosts waiting for
+    /// messages stop waiting. What is queued can still be taken.
+    pub fn close(&self) {
+        self.lock().host_closed = true;
+        self.filled.notify_all();
+        self.drained.notify_all();
+    }
+}
+
+/// The worker's end: a [`Handler`] that collects messages and queues them per batch.
+pub(crate) struct QueueHandler {
+    queue: Arc<Queue>,
+    /// Collected since the last flush.
+    pending: MessageBatch,
+    /// How many more messages may be collected before the queue would exceed its
+    /// capacity, as of the last look at it (the host may have made more room since).
+    room: usize,
+}
+
+impl QueueHandler {
+    /// Makes room for one more message: when the collected ones fill what was free,
+    /// queues them and waits until the host takes some. False when the host closed the
+    /// client instead: the message is dropped, as nothing after a close is delivered and
+    /// the queue must not exceed its capacity.
+    fn reserve_one(&mut self) -> bool {
+        if self.pending.len() < self.room {
+            return true;
+        }
+        self.flush();
+        let mut state = self.queue.lock();
+        while state.queued >= self.queue.capacity && !state.host_closed {
+            state = self
+                .queue
+                .drained
+                .wait(state)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+        self.room = self.queue.capacity - state.queued.min(self.queue.capacity);
+        !state.host_closed
+    }
+}
+
+impl Handler for QueueHandler {
+    /// The host sees nothing before the flush.
+    fn hands_over_each_event(&self) -> bool {
+        false
+    }
+
+    fn flush(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let next = MessageBatch::sized_like(&self.pending);
+        let batch = std::mem::replace(&mut self.pending, next);
+        let count = batch.len();
+        let mut state = self.queue.lock();
+        state.batches.push_back(batch);
+        if state.queued == 0 {
+            self.queue.wakeup.set();
+        }
+        state.queued += count;
+        self.room = self.queue.capacity.saturating_sub(state.queued);
+        drop(state);
+        self.queue.filled.notify_all();
+    }
+
+    fn on_open(&mut self, http_status: u16) {
+        if self.reserve_one() {
+            self.pending.push_open(http_status);
+        }
+    }
+    fn on_event(&mut self, event: &Event<'_>) {
+        if self.reserve_one() {
+            self.pending.push_event(event);
+        }
+    }
+    fn on_comment(&mut self, text: Text<'_>) {
+        if self.reserve_one() {
+            self.pending.push_comment(text);
+        }
+    }
+    fn on_error(&mut self, error: &ClientError) {
+        if self.reserve_one() {
+            self.pending.push_error(error);
+        }
+    }
+    fn on_state(&mut self, state: ReadyState) {
+        if self.reserve_one() {
+            self.pending.push_state(state);
+        }
+    }
+}
+
+impl Drop for QueueHandler {
+    /// The worker ended: hosts waiting on an empty queue learn it is closed.
+    fn drop(&mut self) {
+        self.flush();
+        self.queue.lock().worker_gone = true;
+        self.queue.filled.notify_all();
+    }
+}
+
+/// The host's end.
+#[derive(Debug)]
+pub(crate) struct QueueReceiver {
+    queue: Arc<Queue>,
+}
+
+impl QueueReceiver {
+    /// The queue, for close() to end every wait on it.
+    pub fn queue(&self) -> &Arc<Queue> {
+        &self.queue
+    }
+
+    /// Waits up to `timeout` (`None`: without limit) for the next message and hands it to
+    /// `take` (under the queue's lock: keep it short). Messages queued before the client
+    /// closed are still handed out; then [`PollError::Closed`].
+    pub fn poll_with<T>(
+        &self,
+        timeout: Option<Duration>,
+        take: impl FnOnce(BatchMessage<'_>) -> T,
+    ) -> Result<T, PollError> {
+        let mut state = self.wait(timeout)?;
+        let state = &mut *state;
+        let front = state.batches.front().expect("queued > 0 means a batch");
+        let value = take(front.get(state.front_taken));
+        state.front_taken += 1;
+        if state.front_taken == front.len() {
+            state.batches.pop_front();
+            state.front_taken = 0;
+        }
+        self.taken(state, 1);
+        Ok(value)
+    }
+
+    /// [`poll_with`](Self::poll_with), as an owned message.
+    pub fn poll(&self, timeout: Option<Duration>) -> Result<Message, PollError> {
+        self.poll_with(timeout, |message| message.to_message())
+    }
+
+    /// Waits like [`poll_with`](Self::poll_with) for at least one message, then takes
+    /// every message queued (at most the capacity) at once.
+    pub fn poll_all(&self, timeout: Option<Duration>) -> Result<TakenBatches, PollError> {
+        let mut state = self.wait(timeout)?;
+        let state = &mut *state;
+        let taken = TakenBatches {
+            batches: state.batches.drain(..).collect(),
+            first_skip: std::mem::take(&mut state.front_taken),
+        };
+        let count = state.queued;
+        self.taken(state, count);
+        Ok(taken)
+    }
+
+    pub fn wakeup_fd(&self) -> std::os::fd::RawFd {
+        self.queue.wakeup.raw_fd()
+    }
+
+    fn taken(&self, state: &mut State, count: usize) {
+        state.queued -= count;
+        if state.queued == 0 {
+            self.queue.wakeup.clear();
+        }
+        self.queue.drained.notify_one();
+    }
+
+    /// The state lock, with at least one message queued.
+    fn wait(&self, timeout: Option<Duration>) -> Result<MutexGuard<'_, State>, PollError> {
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        let mut state = self.queue.lock();
+        loop {
+            if state.queued > 0 {
+                return Ok(state);
+            }
+            // Closed by the host: the worker may still be winding down, but nothing new
+            // will be queued, so the host need not wait for it.
+            if state.host_closed || state.worker_gone {
+                return Err(PollError::Closed);
+            }
+            state = match (timeout, deadline) {
+                (Some(_), Some(deadline)) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(PollError::Timeout);
+                    }
+                    self.queue
+                        .filled
+                        .wait_timeout(state, left)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0
+                }
+                _ => self
+                    .queue
+                    .filled
+                    .wait(state)
+                    .unwrap_or_else(|e| e.into_inner()),
+            };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn readable(receiver: &QueueReceiver) -> bool {
+        let mut pfd = libc::pollfd {
+            fd: receiver.wakeup_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+        n == 1 && pfd.revents & libc::POLLIN != 0
+    }
+
+    fn states(count: usize, handler: &mut QueueHandler) {
+        for _ in 0..count {
+            handler.on_state(ReadyState::Open);
+        }
+    }
+
+    #[test]
+    fn messages_are_visible_only_after_the_flush_and_the_fd_follows_the_count() {
+        let (mut handler, receiver) = queue(8).unwrap();
+        states(3, &mut handler);
+        assert!(!readable(&receiver));
+        assert_eq!(receiver.poll(Some(Duration::ZERO)), Err(PollError::Timeout));
+        handler.flush();
+        assert!(readable(&receiver));
+        receiver.poll(None).unwrap();
+        receiver.poll(None).unwrap();
+        assert!(readable(&receiver), "one message is still queued");
+        receiver.poll(None).unwrap();
+        assert!(!readable(&receiver));
+        assert_eq!(receiver.poll(Some(Duration::ZERO)), Err(PollError::Timeout));
+    }
+
+    #[test]
+    fn poll_all_takes_every_batch_after_what_was_taken_singly() {
+        let (mut handler, receiver) = queue(16).unwrap();
+        handler.on_open(200);
+        handler.on_state(ReadyState::Open);
+        handler.flush();
+        handler.on_state(ReadyState::Connecting);
+        handler.flush();
+        assert_eq!(
+            receiver.poll(None),
+            Ok(Message::Open { http_status: 200 })
+        );
+        let taken = receiver.poll_all(None).unwrap();
+        assert_eq!(taken.len(), 2);
+        let messages: Vec<Message> = taken.iter().map(|m| m.to_message()).collect();
+        assert_eq!(
+            messages,
+            [
+                Message::State(ReadyState::Open),
+                Message::State(ReadyState::Connecting)
+            ]
+        );
+        assert!(!readable(&receiver));
+    }
+
+    #[test]
+    fn the_worker_never_has_more_than_the_capacity_queued() {
+        let (mut handler, receiver) = queue(4).unwrap();
+        let worker = std::thread::spawn(move || {
+            states(10, &mut handler);
+            handler.flush();
+            handler
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(!worker.is_finished(), "a full queue must block the worker");
+        let first = receiver.poll_all(None).unwrap();
+        assert_eq!(first.len(), 4, "exactly the capacity was queued");
+        let mut total = first.len();
+        while total < 10 {
+            let taken = receiver.poll_all(Some(Duration::from_secs(10))).unwrap();
+            assert!(taken.len() <= 4);
+            total += taken.len();
+        }
+        drop(worker.join().unwrap());
+        assert_eq!(receiver.poll(None), Err(PollError::Closed));
+    }
+
+    #[test]
+    fn close_releases_a_worker_blocked_on_a_full_queue_and_keeps_what_was_queued() {
+        let (mut handler, receiver) = queue(1).unwrap();
+        handler.on_open(200);
+        let blocked = std::thread::spawn(move || {
+            handler.on_state(ReadyState::Open); // the queue is full: blocks
+            handler
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(!blocked.is_finished(), "a full queue must block the worker");
+        receiver.queue().close();
+        let handler = blocked.join().unwrap();
+        drop(handler);
+        assert_eq!(
+            receiver.poll(None),
+            Ok(Message::Open { http_status: 200 })
+        );
+        // The message that found the queue full when the host closed is not delivered.
+        assert_eq!(receiver.poll(None), Err(PollError::Closed));
+    }
+
+    #[test]
+    fn a_zero_timeout_poll_reports_closed_as_soon_as_the_host_closed() {
+        // The worker's handler is still alive: it has not ended yet.
+        let (_handler, receiver) = queue(4).unwrap();
+        assert_eq!(receiver.poll(Some(Duration::ZERO)), Err(PollError::Timeout));
+        receiver.queue().close();
+        assert_eq!(receiver.poll(Some(Duration::ZERO)), Err(PollError::Closed));
+        assert_eq!(receiver.poll(None), Err(PollError::Closed));
+    }
+
+    #[test]
+    fn poll_reports_timeout_then_closed_once_the_worker_is_gone() {
+        let (mut handler, receiver) = queue(4).unwrap();
+        assert_eq!(
+            receiver.poll(Some(Duration::from_millis(5))),
+            Err(PollError::Timeout)
+        );
+        handler.on_state(ReadyState::Closed);
+        drop(handler);
+        assert_eq!(receiver.poll(None), Ok(Message::State(ReadyState::Closed)));
+        assert_eq!(receiver.poll(None), Err(PollError::Closed));
+    }
+
+    #[test]
+    fn a_waiting_poll_wakes_for_a_batch() {
+        let (mut handler, receiver) = queue(4).unwrap();
+        let worker = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            handler.on_open(200);
+            handler.flush();
+            handler
+        });
+        assert_eq!(
+            receiver.poll(Some(Duration::from_secs(10))),
+            Ok(Message::Open { http_status: 200 })
+        );
+        drop(worker.join().unwrap());
+    }
+}
