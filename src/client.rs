@@ -5,10 +5,10 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use crate::batch::BatchMessage;
 use crate::config::Config;
 use crate::delivery::{Deliverer, Handler, PollError};
 use crate::poll_queue::{self, QueueReceiver, TakenBatches};
-use crate::batch::BatchMessage;
 use crate::report::{Message, ReadyState};
 use crate::shared::Shared;
 use crate::stats::Stats;

@@ -4,8 +4,8 @@
 //! about C (parser, reconnect policy, worker thread, delivery); `ffi` is the only module
 //! with `extern "C"` functions and raw pointers.
 
-mod civil_date;
 mod batch;
+mod civil_date;
 mod client;
 mod config;
 mod connection;

@@ -344,10 +344,7 @@ mod tests {
         handler.flush();
         handler.on_state(ReadyState::Connecting);
         handler.flush();
-        assert_eq!(
-            receiver.poll(None),
-            Ok(Message::Open { http_status: 200 })
-        );
+        assert_eq!(receiver.poll(None), Ok(Message::Open { http_status: 200 }));
         let taken = receiver.poll_all(None).unwrap();
         assert_eq!(taken.len(), 2);
         let messages: Vec<Message> = taken.iter().map(|m| m.to_message()).collect();
@@ -396,10 +393,7 @@ mod tests {
         receiver.queue().close();
         let handler = blocked.join().unwrap();
         drop(handler);
-        assert_eq!(
-            receiver.poll(None),
-            Ok(Message::Open { http_status: 200 })
-        );
+        assert_eq!(receiver.poll(None), Ok(Message::Open { http_status: 200 }));
         // The message that found the queue full when the host closed is not delivered.
         assert_eq!(receiver.poll(None), Err(PollError::Closed));
     }

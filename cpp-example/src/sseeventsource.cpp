@@ -24,11 +24,6 @@ static_assert(int(SSE_ERROR_KIND_EVENT_TOO_LARGE) == SseEventSource::EventTooLar
 
 namespace {
 
-// At most this many messages are delivered per wakeup; then the event loop runs again
-// (the wakeup fd stays readable while messages wait, so the notifier fires again). The
-// library's default queue capacity: a full queue is drained in one go, and a batch of
-// small events still takes about a millisecond.
-constexpr int kMaxBatch = 1024;
 
 // A decoded string's buffer is kept for the next event up to this many characters; a
 // larger one is freed with its event, so that a big event does not pin its memory.
@@ -39,12 +34,6 @@ struct ConfigDeleter
     void operator()(sse_config *config) const { sse_config_free(config); }
 };
 using ConfigPtr = std::unique_ptr<sse_config, ConfigDeleter>;
-
-struct MessageDeleter
-{
-    void operator()(sse_message *message) const { sse_message_free(message); }
-};
-using MessagePtr = std::unique_ptr<sse_message, MessageDeleter>;
 
 QString fromUtf8(const char *text, size_t len)
 {
@@ -584,6 +573,7 @@ void SseEventSource::releaseClient()
     // Joins the worker: quick after close, except in a DNS lookup or TCP connect
     // (bounded by the connect timeout). Queued messages are discarded.
     sse_client_free(std::exchange(m_client, nullptr));
+    sse_batch_free(std::exchange(m_batch, nullptr));
     ++m_generation;
 }
 
@@ -592,32 +582,53 @@ void SseEventSource::drain()
     if (!m_client)
         return;
     const Guard guard {this, m_generation, QThread::currentThread()};
-    for (int i = 0; i < kMaxBatch; ++i) {
-        sse_message *raw = nullptr;
-        const sse_result r = sse_client_poll(m_client, 0, &raw);
-        if (r == SSE_ERROR_TIMEOUT)
-            return;
-        if (r != SSE_OK) {
-            // SSE_ERROR_CLOSED: the worker ended (its CLOSED state was delivered). Anything
-            // else would be a library bug; report it rather than spin on a readable fd.
-            const QString detail = describeFailure(QStringLiteral("sse_client_poll"), r);
-            releaseClient();
-            if (r != SSE_ERROR_CLOSED) {
-                m_errorString = detail;
-                emit errorOccurred(Resource, 0, detail, false);
-                if (!guard.self)
-                    return;
-            }
-            setReadyState(Closed);
-            return;
+    // The rest of a batch that a slot interrupted by moving this object here comes first.
+    if (!deliverBatch(guard))
+        return;
+    // One call takes everything queued (at most the queue capacity, 128 messages by
+    // default): one lock and no allocation per message. Whatever arrives meanwhile makes
+    // the fd readable again, and the notifier fires once the event loop runs.
+    sse_batch *batch = nullptr;
+    const sse_result r = sse_client_poll_batch(m_client, 0, &batch);
+    if (r == SSE_ERROR_TIMEOUT)
+        return;
+    if (r != SSE_OK) {
+        // SSE_ERROR_CLOSED: the worker ended (its CLOSED state was delivered). Anything
+        // else would be a library bug; report it rather than spin on a readable fd.
+        const QString detail = describeFailure(QStringLiteral("sse_client_poll_batch"), r);
+        releaseClient();
+        if (r != SSE_ERROR_CLOSED) {
+            m_errorString = detail;
+            emit errorOccurred(Resource, 0, detail, false);
+            if (!guard.self)
+                return;
         }
-        const MessagePtr message(raw);
-        if (!dispatch(message.get(), guard))
-            return; // closed, reopened, moved or destroyed by a slot: drop the rest of the batch
+        setReadyState(Closed);
+        return;
     }
+    m_batch = batch;
+    m_batchNext = 0;
+    deliverBatch(guard);
 }
 
-bool SseEventSource::dispatch(sse_message *message, const Guard &guard)
+bool SseEventSource::deliverBatch(const Guard &guard)
+{
+    // Members only, re-read after every slot: a slot may close the source (which frees the
+    // batch) or run a nested event loop whose drain() carries on with it.
+    while (m_batch && m_batchNext < sse_batch_len(m_batch)) {
+        if (!dispatch(sse_batch_get(m_batch, m_batchNext++), guard)) {
+            // Moved to another thread by a slot: the rest is delivered there, in order,
+            // before anything newer. Closed, reopened or destroyed: it was dropped.
+            if (guard.self && m_batch)
+                QMetaObject::invokeMethod(this, &SseEventSource::drain, Qt::QueuedConnection);
+            return false;
+        }
+    }
+    sse_batch_free(std::exchange(m_batch, nullptr));
+    return true;
+}
+
+bool SseEventSource::dispatch(const sse_message *message, const Guard &guard)
 {
     switch (sse_message_kind_of(message)) {
     case SSE_MESSAGE_OPEN:

@@ -23,6 +23,7 @@
 
 // The C handle (see sse_client.h), forward-declared so that this header stays Qt-only.
 struct sse_client;
+struct sse_batch;
 struct sse_message;
 class QSocketNotifier;
 
@@ -262,8 +263,10 @@ private:
     struct Guard;
 
     void drain();
+    // Delivers m_batch from m_batchNext on; false when a slot interrupted it.
+    bool deliverBatch(const Guard &guard);
     // Returns false when delivering it closed, reopened or destroyed this object.
-    bool dispatch(sse_message *message, const Guard &guard);
+    bool dispatch(const sse_message *message, const Guard &guard);
     void setReadyState(ReadyState state);
     void reportFailure(ErrorKind kind, const QString &message);
     void releaseClient();
@@ -286,6 +289,10 @@ private:
     std::optional<int> m_maxRedirects;
 
     sse_client *m_client = nullptr;
+    // Taken from the library but not yet delivered, from m_batchNext on: what is left of
+    // a batch when a slot moved this object to another thread mid-batch.
+    sse_batch *m_batch = nullptr;
+    size_t m_batchNext = 0;
     QSocketNotifier *m_notifier = nullptr;
     quint64 m_generation = 0; // bumped each time the client is released
     std::unique_ptr<Decoder> m_decoder;

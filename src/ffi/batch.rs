@@ -43,7 +43,10 @@ pub unsafe extern "C" fn sse_batch_len(batch: *const sse_batch) -> usize {
 /// # Safety
 /// `batch` NULL or live.
 #[no_mangle]
-pub unsafe extern "C" fn sse_batch_get(batch: *const sse_batch, index: usize) -> *const sse_message {
+pub unsafe extern "C" fn sse_batch_get(
+    batch: *const sse_batch,
+    index: usize,
+) -> *const sse_message {
     ffi_boundary!(std::ptr::null(), {
         // SAFETY: as promised by the caller.
         match unsafe { batch.as_ref() }.and_then(|b| b.messages.get(index)) {

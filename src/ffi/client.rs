@@ -3,8 +3,8 @@
 use std::ffi::{c_char, c_void};
 use std::time::Duration;
 
-use super::boundary::{check_out, fail, try_ref, write_out};
 use super::batch::sse_batch;
+use super::boundary::{check_out, fail, try_ref, write_out};
 use super::config::sse_config;
 use super::message::sse_message;
 use super::sse_result;

@@ -1366,6 +1366,159 @@ out_server:
     server_stop(&srv);
 }
 
+/* Poll mode, everything queued at once: sse_client_poll_batch and the sse_batch accessors. */
+static void test_poll_batch(void)
+{
+    /* 40 events with ids, a comment among them: more than the queue capacity of 16. */
+    static char body[4096];
+    step_t step;
+    server_t srv;
+    sse_config *cfg;
+    sse_client *client = NULL;
+    sse_batch *batch, *kept = NULL;
+    sse_message *m;
+    sse_result r;
+    size_t used = 0, i, len, max_len = 0;
+    int fd, events = 0, in_order = 1, comments = 0, opens = 0, states = 0, batches = 0, bad_views = 0;
+    int single_first = 0;
+    long long deadline;
+    char want[16], buf[16];
+
+    section("poll mode, batches");
+    for (i = 0; i < 40; i++) {
+        if (i == 20) used += (size_t)snprintf(body + used, sizeof body - used, ": halfway\n\n");
+        used += (size_t)snprintf(body + used, sizeof body - used, "id: %lu\ndata: event %lu\n\n", (unsigned long)i,
+                                 (unsigned long)i);
+    }
+    memset(&step, 0, sizeof step);
+    step.head = STREAM_HEAD;
+    step.body = body;
+    step.body_len = used;
+    step.hold_open = 1;
+    if (server_start(&srv, &step, 1) != 0) {
+        check(0, "start the loopback server: %s", strerror(errno));
+        return;
+    }
+    cfg = fast_config(srv.url);
+    if (cfg == NULL) goto out_server;
+    check_result(sse_config_set_queue_capacity(cfg, 16), SSE_OK, "sse_config_set_queue_capacity(16)");
+    r = sse_client_open(cfg, NULL, &client);
+    sse_config_free(cfg);
+    check_result(r, SSE_OK, "sse_client_open (poll mode)");
+    if (r != SSE_OK || client == NULL) goto out_server;
+    fd = sse_client_wakeup_fd(client);
+
+    batch = (sse_batch *)&step;
+    check_result(sse_client_poll_batch(client, 0, NULL), SSE_ERROR_NULL_ARGUMENT, "sse_client_poll_batch(c, 0, NULL)");
+    check(fd_readable(fd, (int)g_wait_ms), "the wakeup fd becomes readable");
+
+    /* One message alone first: a batch then starts after it. */
+    m = NULL;
+    r = sse_client_poll(client, (int32_t)g_wait_ms, &m);
+    check_result(r, SSE_OK, "sse_client_poll takes the first message alone");
+    if (r == SSE_OK) {
+        single_first = sse_message_kind_of(m) == SSE_MESSAGE_OPEN && sse_message_http_status(m) == 200;
+        sse_message_free(m);
+    }
+    check(single_first, "  and it is OPEN 200");
+
+    deadline = now_ms() + g_wait_ms;
+    while (events < 40 && now_ms() < deadline) {
+        batch = NULL;
+        r = sse_client_poll_batch(client, 100, &batch);
+        if (r == SSE_ERROR_TIMEOUT) continue;
+        if (r != SSE_OK) {
+            check(0, "sse_client_poll_batch returned %s", sse_result_name(r));
+            break;
+        }
+        batches++;
+        len = sse_batch_len(batch);
+        if (len > max_len) max_len = len;
+        if (len == 0) bad_views++;
+        if (sse_batch_get(batch, len) != NULL || sse_batch_get(batch, (size_t)-1) != NULL) bad_views++;
+        for (i = 0; i < len; i++) {
+            const sse_message *bm = sse_batch_get(batch, i);
+            switch (sse_message_kind_of(bm)) {
+            case SSE_MESSAGE_OPEN: opens++; break;
+            case SSE_MESSAGE_STATE: states++; break;
+            case SSE_MESSAGE_COMMENT: {
+                size_t clen = 0;
+                const char *text = sse_message_comment(bm, &clen);
+                if (text != NULL && clen == 7 && strcmp(text, "halfway") == 0 && events == 20) comments++;
+                else bad_views++;
+                break;
+            }
+            case SSE_MESSAGE_EVENT: {
+                const sse_event *ev = sse_message_event(bm);
+                int n = snprintf(want, sizeof want, "event %d", events);
+                snprintf(buf, sizeof buf, "%d", events);
+                if (ev == NULL || !bytes_eq(ev->data, ev->data_len, want, (size_t)n) ||
+                    !bytes_eq(ev->id, ev->id_len, buf, strlen(buf)) ||
+                    !bytes_eq(ev->type, ev->type_len, "message", 7) || !nul_at(ev->data, ev->data_len) ||
+                    !nul_at(ev->id, ev->id_len) || !nul_at(ev->type, ev->type_len))
+                    in_order = 0;
+                if (sse_message_error(bm) != NULL || sse_message_comment(bm, NULL) != NULL) bad_views++;
+                events++;
+                break;
+            }
+            case SSE_MESSAGE_ERROR: bad_views++; break;
+            }
+        }
+        if (kept == NULL) {
+            kept = batch; /* read again after the client is freed */
+        } else {
+            sse_batch_free(batch);
+        }
+    }
+    check(events == 40 && in_order, "all 40 events arrived in order, with their ids, NUL-terminated (%d)", events);
+    check(comments == 1, "the comment came between event 19 and event 20");
+    check(opens == 0 && states == 1, "the batches held the STATE OPEN after the OPEN taken alone (%d opens, %d states)",
+          opens, states);
+    check(max_len >= 1 && max_len <= 16, "no batch is larger than the queue capacity of 16 (largest %lu)",
+          (unsigned long)max_len);
+    check(batches >= 3, "42 messages through a queue of 16 took at least 3 batches (%d)", batches);
+    check(bad_views == 0, "empty batches, out-of-range indexes and wrong-kind accessors: none (%d)", bad_views);
+    check(!fd_readable(fd, 0), "the wakeup fd is not readable once everything is taken");
+    batch = (sse_batch *)&step;
+    check_result(sse_client_poll_batch(client, 0, &batch), SSE_ERROR_TIMEOUT, "sse_client_poll_batch(c, 0) on an empty queue");
+    check(batch == (sse_batch *)&step, "  and *out untouched");
+    sse_client_close(client);
+    check_result(sse_client_poll_batch(client, 1000, &batch), SSE_ERROR_CLOSED,
+                 "sse_client_poll_batch after close and drained: SSE_ERROR_CLOSED");
+    sse_client_free(client);
+
+    if (kept != NULL) {
+        const sse_message *first = sse_batch_get(kept, 0);
+        check(sse_batch_len(kept) >= 1 && first != NULL && sse_message_kind_of(first) == SSE_MESSAGE_STATE,
+              "a batch read after sse_client_free is still valid");
+        sse_batch_free(kept);
+    }
+
+    /* NULLs and the wrong mode. */
+    check(sse_batch_len(NULL) == 0, "sse_batch_len(NULL) == 0");
+    check(sse_batch_get(NULL, 0) == NULL, "sse_batch_get(NULL, 0) == NULL");
+    sse_batch_free(NULL);
+    batch = (sse_batch *)&step;
+    check_result(sse_client_poll_batch(NULL, 0, &batch), SSE_ERROR_NULL_ARGUMENT, "sse_client_poll_batch(NULL, ...)");
+    check(batch == (sse_batch *)&step, "  and *out untouched");
+    cfg = fast_config(srv.url);
+    if (cfg != NULL) {
+        sse_callbacks callbacks;
+        memset(&callbacks, 0, sizeof callbacks);
+        client = NULL;
+        r = sse_client_open(cfg, &callbacks, &client);
+        sse_config_free(cfg);
+        if (r == SSE_OK) {
+            check_result(sse_client_poll_batch(client, 0, &batch), SSE_ERROR_WRONG_MODE,
+                         "sse_client_poll_batch on a callback-mode client");
+            sse_client_free(client);
+        }
+    }
+
+out_server:
+    server_stop(&srv);
+}
+
 /* ------------------------------------------------------------------------------------ */
 /* Hooks, restart, stats, failed_attempts, retry_non_get, and the new setters            */
 /* ------------------------------------------------------------------------------------ */
@@ -2042,6 +2195,7 @@ int main(void)
     section("log callback");
     sse_set_log_callback(log_cb, &log_tag, SSE_LOG_DEBUG);
     test_poll_mode();
+    test_poll_batch();
     section("log callback (checks)");
     records = log_records();
     check(records >= 1, "the log callback at SSE_LOG_DEBUG got records during a connection (%d)", records);
