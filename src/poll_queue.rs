@@ -46,6 +46,11 @@ struct State {
     host_closed: bool,
     /// The worker's end was dropped (the worker ended).
     worker_gone: bool,
+    /// Hosts blocked in a poll, and whether the worker is blocked on a full queue: a
+    /// condvar is only signalled when someone waits on it, because signalling costs a
+    /// futex syscall even then, on every batch and every take.
+    hosts_waiting: usize,
+    worker_waiting: bool,
 }
 
 /// Everything that was queued when the host took it: the batches in order, and how many
@@ -129,11 +134,13 @@ impl QueueHandler {
         self.flush();
         let mut state = self.queue.lock();
         while state.queued >= self.queue.capacity && !state.host_closed {
+            state.worker_waiting = true;
             state = self
                 .queue
                 .drained
                 .wait(state)
                 .unwrap_or_else(|e| e.into_inner());
+            state.worker_waiting = false;
         }
         self.room = self.queue.capacity - state.queued.min(self.queue.capacity);
         !state.host_closed
@@ -160,8 +167,11 @@ impl Handler for QueueHandler {
         }
         state.queued += count;
         self.room = self.queue.capacity.saturating_sub(state.queued);
+        let wake = state.hosts_waiting > 0;
         drop(state);
-        self.queue.filled.notify_all();
+        if wake {
+            self.queue.filled.notify_all();
+        }
     }
 
     fn on_open(&mut self, http_status: u16) {
@@ -261,12 +271,14 @@ impl QueueReceiver {
         if state.queued == 0 {
             self.queue.wakeup.clear();
         }
-        self.queue.drained.notify_one();
+        if state.worker_waiting {
+            self.queue.drained.notify_one();
+        }
     }
 
     /// The state lock, with at least one message queued.
     fn wait(&self, timeout: Option<Duration>) -> Result<MutexGuard<'_, State>, PollError> {
-        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        let mut deadline = None;
         let mut state = self.queue.lock();
         loop {
             if state.queued > 0 {
@@ -277,24 +289,37 @@ impl QueueReceiver {
             if state.host_closed || state.worker_gone {
                 return Err(PollError::Closed);
             }
-            state = match (timeout, deadline) {
-                (Some(_), Some(deadline)) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return Err(PollError::Timeout);
+            let left = match timeout {
+                None => None,
+                Some(timeout) => {
+                    // Too far away to represent: as good as no limit.
+                    let deadline =
+                        *deadline.get_or_insert_with(|| Instant::now().checked_add(timeout));
+                    match deadline {
+                        None => None,
+                        Some(at) => match at.saturating_duration_since(Instant::now()) {
+                            left if left.is_zero() => return Err(PollError::Timeout),
+                            left => Some(left),
+                        },
                     }
+                }
+            };
+            state.hosts_waiting += 1;
+            state = match left {
+                Some(left) => {
                     self.queue
                         .filled
                         .wait_timeout(state, left)
                         .unwrap_or_else(|e| e.into_inner())
                         .0
                 }
-                _ => self
+                None => self
                     .queue
                     .filled
                     .wait(state)
                     .unwrap_or_else(|e| e.into_inner()),
             };
+            state.hosts_waiting -= 1;
         }
     }
 }
