@@ -17,6 +17,7 @@ pub mod parser;
 pub mod policy;
 mod poll_queue;
 mod proxy;
+mod published_id;
 pub mod redirect;
 mod report;
 mod shared;

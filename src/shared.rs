@@ -8,6 +8,7 @@ use ureq::Agent;
 
 use crate::delivery::CloseGate;
 use crate::poll_queue::Queue;
+use crate::published_id::PublishedId;
 use crate::report::ReadyState;
 use crate::stats::StatsCounters;
 
@@ -16,7 +17,7 @@ pub(crate) struct Shared {
     pub gate: Arc<CloseGate>,
     pub stats: StatsCounters,
     state: AtomicU8,
-    last_event_id: Mutex<String>,
+    last_event_id: PublishedId,
     /// Dropped by close(): every wait on its receiver (backoff sleep, full queue) ends.
     stop: Mutex<Option<Sender<()>>>,
     /// The agent of the attempt in flight. Shutting it down interrupts a request or body
@@ -45,7 +46,7 @@ impl Shared {
             gate: Arc::default(),
             stats: StatsCounters::default(),
             state: AtomicU8::new(ReadyState::Connecting as u8),
-            last_event_id: Mutex::new(last_event_id.to_owned()),
+            last_event_id: PublishedId::new(last_event_id),
             stop: Mutex::new(Some(stop_tx)),
             agent: Mutex::new(None),
             restart_requested: AtomicBool::new(false),
@@ -71,13 +72,12 @@ impl Shared {
     }
 
     pub fn last_event_id(&self) -> String {
-        lock(&self.last_event_id).clone()
+        self.last_event_id.read()
     }
 
+    /// Only the worker calls this.
     pub fn set_last_event_id(&self, id: &str) {
-        let mut current = lock(&self.last_event_id);
-        current.clear();
-        current.push_str(id);
+        self.last_event_id.publish(id);
     }
 
     /// Makes `agent` the one close() and restart() interrupt. False (and the agent is shut

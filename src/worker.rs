@@ -39,8 +39,6 @@ pub(crate) struct Worker {
     policy: Policy,
     jitter: Jitter,
     read_buffer: Vec<u8>,
-    /// The last event ID as last published to `shared`, compared without a lock.
-    published_id: String,
     attempts: u32,
     /// Kept across attempts, so a retry after a kept-alive 5xx can reuse its connection;
     /// replaced after a restart, which shuts it down for good.
@@ -62,7 +60,6 @@ impl Worker {
             max_retries: config.max_retries,
         });
         Worker {
-            published_id: config.last_event_id.clone(),
             config,
             shared,
             deliverer,
@@ -233,7 +230,6 @@ impl Worker {
             deliverer: &mut self.deliverer,
             policy: &mut self.policy,
             shared: &self.shared,
-            published_id: &mut self.published_id,
             delivered: false,
             events: 0,
             comments: 0,
@@ -355,7 +351,6 @@ struct WorkerSink<'a> {
     deliverer: &'a mut Deliverer,
     policy: &'a mut Policy,
     shared: &'a Shared,
-    published_id: &'a mut String,
     /// Whether this connection dispatched an event (resets the backoff).
     delivered: bool,
     /// Since the last `publish_counts`.
@@ -364,14 +359,10 @@ struct WorkerSink<'a> {
 }
 
 impl WorkerSink<'_> {
-    /// Publishes the parser's last event ID for `sse_client_last_event_id`, only when it
-    /// changed, so an event stream without ids takes no lock.
+    /// Publishes the parser's last event ID for `sse_client_last_event_id`: a few plain
+    /// stores (see `PublishedId`), cheaper than checking whether it changed.
     fn sync_last_event_id(&mut self, id: &str) {
-        if self.published_id != id {
-            self.published_id.clear();
-            self.published_id.push_str(id);
-            self.shared.set_last_event_id(id);
-        }
+        self.shared.set_last_event_id(id);
     }
 
     /// Adds one read's bytes, events and comments to the client's counters.

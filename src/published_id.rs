@@ -1,0 +1,170 @@
+//! [`PublishedId`]: the last event ID as the worker publishes it for any thread to read.
+//!
+//! In callback mode the worker publishes the ID before every event (a host that saw an
+//! event may ask for the ID from another thread), so this is on the hot path. A mutex cost
+//! two locked instructions and a string copy per event; this is a sequence lock: the single
+//! writer makes no read-modify-write at all, and readers, who are rare, retry when they
+//! overlap a write. IDs longer than the inline buffer (rare) go through a mutex.
+
+use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+/// IDs up to this many bytes are stored inline, without a lock.
+const INLINE_WORDS: usize = 8;
+const INLINE_BYTES: usize = INLINE_WORDS * 8;
+
+#[derive(Debug)]
+pub(crate) struct PublishedId {
+    /// Odd while a write is in progress; readers retry when it changed under them.
+    sequence: AtomicU64,
+    len: AtomicUsize,
+    /// The bytes of an ID of at most `INLINE_BYTES`, little-endian in 8-byte words. Atomic
+    /// words because readers may race the writer (the sequence tells them to retry).
+    inline: [AtomicU64; INLINE_WORDS],
+    /// An ID longer than `INLINE_BYTES`.
+    long: Mutex<String>,
+}
+
+impl PublishedId {
+    pub fn new(id: &str) -> PublishedId {
+        let published = PublishedId {
+            sequence: AtomicU64::new(0),
+            len: AtomicUsize::new(0),
+            inline: Default::default(),
+            long: Mutex::default(),
+        };
+        published.publish(id);
+        published
+    }
+
+    /// Publishes `id`. Only one thread (the worker) may call this.
+    pub fn publish(&self, id: &str) {
+        let sequence = self.sequence.load(Ordering::Relaxed);
+        self.sequence
+            .store(sequence.wrapping_add(1), Ordering::Relaxed);
+        // The odd sequence is visible before any byte changes.
+        fence(Ordering::Release);
+        let bytes = id.as_bytes();
+        if bytes.len() <= INLINE_BYTES {
+            for (word, chunk) in self.inline.iter().zip(bytes.chunks(8)) {
+                let mut buffer = [0u8; 8];
+                buffer[..chunk.len()].copy_from_slice(chunk);
+                word.store(u64::from_le_bytes(buffer), Ordering::Relaxed);
+            }
+        } else {
+            let mut long = self.long.lock().unwrap_or_else(|e| e.into_inner());
+            long.clear();
+            long.push_str(id);
+        }
+        self.len.store(bytes.len(), Ordering::Relaxed);
+        self.sequence
+            .store(sequence.wrapping_add(2), Ordering::Release);
+    }
+
+    /// The ID last published.
+    pub fn read(&self) -> String {
+        let mut spins = 0u32;
+        loop {
+            let before = self.sequence.load(Ordering::Acquire);
+            if before.is_multiple_of(2) {
+                if let Some(id) = self.try_read(before) {
+                    return id;
+                }
+            }
+            spins += 1;
+            match spins < 64 {
+                true => std::hint::spin_loop(),
+                // The writer was preempted mid-write: let it finish.
+                false => std::thread::yield_now(),
+            }
+        }
+    }
+
+    /// A consistent copy, or None when a write overlapped.
+    fn try_read(&self, before: u64) -> Option<String> {
+        let len = self.len.load(Ordering::Relaxed);
+        let bytes = if len <= INLINE_BYTES {
+            let mut bytes = Vec::with_capacity(INLINE_BYTES);
+            for word in &self.inline[..len.div_ceil(8)] {
+                bytes.extend_from_slice(&word.load(Ordering::Relaxed).to_le_bytes());
+            }
+            bytes.truncate(len);
+            bytes
+        } else {
+            let long = self.long.lock().unwrap_or_else(|e| e.into_inner());
+            long.as_bytes().to_vec()
+        };
+        // Every load above happens before the sequence is checked again.
+        fence(Ordering::Acquire);
+        if self.sequence.load(Ordering::Relaxed) != before || bytes.len() != len {
+            return None;
+        }
+        // A consistent snapshot of what was published, which was a &str.
+        String::from_utf8(bytes).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+
+    #[test]
+    fn reads_what_was_published_at_every_length() {
+        let id = PublishedId::new("start");
+        assert_eq!(id.read(), "start");
+        for len in [0, 1, 7, 8, 9, 63, 64, 65, 200, 3] {
+            let text: String = "é".repeat(len / 2) + &"x".repeat(len % 2);
+            id.publish(&text);
+            assert_eq!(id.read(), text, "length {len}");
+        }
+    }
+
+    #[test]
+    fn concurrent_readers_never_see_a_torn_id() {
+        // Each ID is one letter repeated, 1 + n or 65 + n times for the n-th letter (inline
+        // and long alternately): a torn read would mix letters or lengths.
+        let published = Arc::new(PublishedId::new(""));
+        let stop = Arc::new(AtomicBool::new(false));
+        let writer = {
+            let (published, stop) = (published.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut round = 0usize;
+                while !stop.load(Ordering::Relaxed) {
+                    let n = (round / 2) % 26;
+                    let letter = char::from(b'a' + n as u8);
+                    let len = if round.is_multiple_of(2) {
+                        1 + n
+                    } else {
+                        65 + n
+                    };
+                    published.publish(&letter.to_string().repeat(len));
+                    round += 1;
+                }
+                round
+            })
+        };
+        let mut reads = 0;
+        let start = std::time::Instant::now();
+        while start.elapsed() < std::time::Duration::from_millis(300) {
+            let id = published.read();
+            if let Some(first) = id.chars().next() {
+                let n = first as usize - 'a' as usize;
+                assert!(id.chars().all(|c| c == first), "torn: {id:?}");
+                assert!(
+                    id.len() == 1 + n || id.len() == 65 + n,
+                    "length {} does not belong to {first:?}",
+                    id.len()
+                );
+            }
+            reads += 1;
+        }
+        stop.store(true, Ordering::Relaxed);
+        let rounds = writer.join().unwrap();
+        assert!(
+            reads > 100 && rounds > 100,
+            "{reads} reads, {rounds} writes"
+        );
+    }
+}
