@@ -66,11 +66,25 @@ impl<'a> LineEnds<'a> {
     /// Out of line: once per block, while popping a line end is a few instructions.
     #[inline(never)]
     fn refill(&mut self) -> bool {
+        if self.next == self.bytes.len() {
+            return false;
+        }
+        self.high_before |= self.high != 0;
+        self.load_block();
         while self.ends == 0 {
+            // A whole block without a line end: a long line. Skip the blocks that have none
+            // either with the cheaper test, then take the masks of the one that has.
             if self.next == self.bytes.len() {
                 return false;
             }
             self.high_before |= self.high != 0;
+            self.high = 0;
+            let (at, high) = skip_plain_blocks(self.bytes, self.next);
+            self.high_before |= high;
+            self.next = at;
+            if at == self.bytes.len() {
+                return false;
+            }
             self.load_block();
         }
         true
@@ -103,6 +117,53 @@ impl<'a> LineEnds<'a> {
         self.ends = ends;
         self.high = high;
     }
+}
+
+/// From `at`, skips whole 64-byte blocks without CR or LF; returns where the first block
+/// that has one starts (or where fewer than 64 bytes remain), and whether any skipped byte
+/// was non-ASCII. About half the work of [`block_masks`] per block: no masks are built.
+#[cfg(target_arch = "x86_64")]
+#[inline(never)]
+fn skip_plain_blocks(bytes: &[u8], mut at: usize) -> (usize, bool) {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        _mm_setzero_si128,
+    };
+    // SAFETY: SSE2 is part of the x86_64 baseline; every load reads 16 bytes inside
+    // bytes[at..at + 64], and the loop only runs while at + 64 <= bytes.len().
+    unsafe {
+        let cr = _mm_set1_epi8(b'\r' as i8);
+        let lf = _mm_set1_epi8(b'\n' as i8);
+        let mut high = _mm_setzero_si128();
+        while bytes.len() - at >= 64 {
+            let p = bytes.as_ptr().add(at).cast::<__m128i>();
+            let v = [
+                _mm_loadu_si128(p),
+                _mm_loadu_si128(p.add(1)),
+                _mm_loadu_si128(p.add(2)),
+                _mm_loadu_si128(p.add(3)),
+            ];
+            let end = |v| _mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, lf));
+            let any_end = _mm_or_si128(
+                _mm_or_si128(end(v[0]), end(v[1])),
+                _mm_or_si128(end(v[2]), end(v[3])),
+            );
+            if _mm_movemask_epi8(any_end) != 0 {
+                break;
+            }
+            high = _mm_or_si128(
+                high,
+                _mm_or_si128(_mm_or_si128(v[0], v[1]), _mm_or_si128(v[2], v[3])),
+            );
+            at += 64;
+        }
+        (at, _mm_movemask_epi8(high) != 0)
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn skip_plain_blocks(bytes: &[u8], at: usize) -> (usize, bool) {
+    swar::skip_plain_blocks(bytes, at)
 }
 
 /// The CR-or-LF mask and the non-ASCII mask of one block.
@@ -156,6 +217,19 @@ mod swar {
         // Byte i's bit (at 8i after the shift) lands at 56 + i; the cross products fall
         // below bit 56 (distinct, so no carries) or above bit 63.
         ((flags >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56
+    }
+
+    pub(super) fn skip_plain_blocks(bytes: &[u8], mut at: usize) -> (usize, bool) {
+        let mut high = false;
+        while bytes.len() - at >= 64 {
+            let (ends, block_high) = block_masks(bytes[at..at + 64].try_into().unwrap());
+            if ends != 0 {
+                break;
+            }
+            high |= block_high != 0;
+            at += 64;
+        }
+        (at, high)
     }
 
     pub(super) fn block_masks(block: &[u8; 64]) -> (u64, u64) {
@@ -304,6 +378,41 @@ mod tests {
                 })
                 .collect();
             assert_eq!(scan(&bytes), naive(&bytes), "{bytes:?}");
+        }
+    }
+
+    #[test]
+    fn skipping_long_lines_stops_at_the_block_with_a_line_end() {
+        for (len, end_at, high_at) in [
+            (64, None, None),
+            (128, Some(127), None),
+            (1000, Some(640), Some(3)),
+            (1000, Some(640), Some(639)),
+            (1000, Some(640), Some(641)),
+            (1000, None, Some(999)),
+            (1000, None, Some(959)),
+            (1000, Some(70), Some(64)),
+            (1000, Some(990), Some(980)),
+            (1024, None, Some(1000)),
+        ] {
+            let mut bytes = vec![b'z'; len];
+            if let Some(at) = end_at {
+                bytes[at] = b'\r';
+            }
+            if let Some(at) = high_at {
+                bytes[at] = 0xE9;
+            }
+            // Where the block with the end starts, or where fewer than 64 bytes remain.
+            let stop = end_at.map_or(len / 64 * 64, |at| at - at % 64);
+            let high = high_at.is_some_and(|at| at < stop);
+            assert_eq!(
+                skip_plain_blocks(&bytes, 0),
+                (stop, high),
+                "{len} {end_at:?} {high_at:?}"
+            );
+            assert_eq!(swar::skip_plain_blocks(&bytes, 0), (stop, high));
+            // And the scanner as a whole still agrees with the byte loop.
+            assert_eq!(scan(&bytes), naive(&bytes), "{len} {end_at:?} {high_at:?}");
         }
     }
 
