@@ -48,12 +48,17 @@ impl<'a> LineEnds<'a> {
         }
         let bit = self.ends.trailing_zeros();
         self.ends &= self.ends - 1;
+        let at = self.base + bit as usize;
+        // All-ASCII so far (the usual case): nothing to split.
+        if self.high == 0 && !self.high_before {
+            return Some((at, false));
+        }
         // The line end itself is ASCII: every high bit below `bit` belongs to the line.
         let rest = u64::MAX << bit;
         let non_ascii = self.high_before | (self.high & !rest != 0);
         self.high &= rest;
         self.high_before = false;
-        Some((self.base + bit as usize, non_ascii))
+        Some((at, non_ascii))
     }
 
     /// After `next_end` returned `None`: whether the bytes after the last line end (the
