@@ -81,8 +81,9 @@ fn parser_throughput(c: &mut Criterion) {
                 }
             })
         });
-        assert!(sink.events > 0 && sink.events % shape.events == 0);
-        assert!(sink.data_bytes > 0);
+        // Zero when a filter on the command line skipped this case.
+        assert!(sink.events % shape.events == 0);
+        assert!(sink.events == 0 || sink.data_bytes > 0);
     }
     group.finish();
 }
