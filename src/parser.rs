@@ -13,9 +13,9 @@
 //! lets the hot path stay on bytes: a data value is only copied once, and the whole event is
 //! validated once at dispatch (a failed validation, i.e. invalid input, is rebuilt with
 //! `String::from_utf8_lossy`, whose maximal-subpart rule is the WHATWG one). The line scanner
-//! (`src/parser/line_ends.rs`) also tells which lines are pure ASCII; a buffer fed only by such lines is
-//! valid as it is and skips the validation (each buffer, the partial line included, keeps a
-//! "may hold non-ASCII" flag).
+//! (`src/parser/line_ends.rs`) also tells which lines are pure ASCII; a buffer fed only by
+//! such lines is valid as it is and skips the validation (each buffer, the partial line
+//! included, keeps a "may hold non-ASCII" flag).
 //!
 //! # Size limit
 //!
