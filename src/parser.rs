@@ -12,7 +12,10 @@
 //! lossily on its own gives exactly the same strings as decoding first, in any chunking, and
 //! lets the hot path stay on bytes: a data value is only copied once, and the whole event is
 //! validated once at dispatch (a failed validation, i.e. invalid input, is rebuilt with
-//! `String::from_utf8_lossy`, whose maximal-subpart rule is the WHATWG one).
+//! `String::from_utf8_lossy`, whose maximal-subpart rule is the WHATWG one). The line scanner
+//! (`src/parser/line_ends.rs`) also tells which lines are pure ASCII; a buffer fed only by
+//! such lines is valid as it is and skips the validation (each buffer, the partial line
+//! included, keeps a "may hold non-ASCII" flag).
 //!
 //! # Size limit
 //!
@@ -27,9 +30,11 @@
 
 use std::borrow::Cow;
 
-use memchr::{memchr, memchr2};
-
 use crate::text::Text;
+
+use line_ends::LineEnds;
+
+mod line_ends;
 
 /// One dispatched event, borrowed from the parser's buffers until the sink call returns.
 #[derive(Clone, Copy, Debug)]
@@ -64,27 +69,25 @@ const BOM: &[u8; 3] = b"\xEF\xBB\xBF";
 /// The default event type, NUL-terminated for [`Text`].
 const MESSAGE: &[u8] = b"message\0";
 
-/// What a complete line turned out to be (for the size accounting).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum LineKind {
-    /// Empty: the event was dispatched.
-    Blank,
-    /// Starts with ':'.
-    Comment,
-    /// Anything else (known or unknown field).
-    Field,
-}
-
 #[derive(Debug)]
 pub struct Parser {
-    /// 0 = unlimited.
+    /// As configured (0 = unlimited), for the error.
     max_event_size: usize,
+    /// The limit the accounting compares with: `usize::MAX` when unlimited, so that the hot
+    /// path has one comparison and no "is there a limit" test.
+    limit: usize,
     /// The start of a line whose end has not been received yet (raw bytes, no terminator).
     line: Vec<u8>,
+    /// `line` may hold non-ASCII bytes (so the line needs UTF-8 validation).
+    line_non_ascii: bool,
     /// The data buffer: raw bytes of the `data` values, each followed by LF.
     data: Vec<u8>,
+    /// `data` may hold non-ASCII bytes: it is validated at dispatch.
+    data_non_ascii: bool,
     /// The event type buffer: raw bytes of the last `event` value.
     event_type: Vec<u8>,
+    /// `event_type` may hold non-ASCII bytes: it is validated at dispatch.
+    event_type_non_ascii: bool,
     /// The last event ID buffer: valid UTF-8 followed by one NUL.
     id_buffer: Vec<u8>,
     /// The last event ID string: valid UTF-8 followed by one NUL.
@@ -94,6 +97,7 @@ pub struct Parser {
     /// Where comment text is made valid and NUL-terminated.
     scratch: Vec<u8>,
     /// Bytes of the current event's completed non-comment lines, terminators included.
+    /// Never above `limit` (exceeding it fails the stream and resets it to 0).
     event_size: usize,
     /// No byte of the stream has been processed yet beyond a (partial) BOM.
     at_stream_start: bool,
@@ -112,9 +116,17 @@ impl Parser {
     pub fn new(max_event_size: usize) -> Parser {
         Parser {
             max_event_size,
+            limit: if max_event_size == 0 {
+                usize::MAX
+            } else {
+                max_event_size
+            },
             line: Vec::new(),
+            line_non_ascii: false,
             data: Vec::new(),
+            data_non_ascii: false,
             event_type: Vec::new(),
+            event_type_non_ascii: false,
             id_buffer: vec![0],
             last_id: vec![0],
             id_buffer_changed: false,
@@ -167,41 +179,46 @@ impl Parser {
             if bytes[0] == b'\n' {
                 bytes = &bytes[1..];
                 if self.cr_pending_counts {
+                    self.check(1)?;
                     self.event_size += 1;
-                    self.check(0)?;
                 }
             }
         }
 
+        let mut ends = LineEnds::new(bytes);
+        let mut start = 0;
         // Finish the line started in an earlier feed, from the line buffer.
         if !self.line.is_empty() {
-            let Some(end) = find_line_end(bytes) else {
+            let Some((end, non_ascii)) = ends.next_end() else {
                 self.check(self.line.len() + bytes.len())?;
+                self.line_non_ascii |= ends.rest_is_non_ascii();
                 self.line.extend_from_slice(bytes);
                 return Ok(());
             };
+            // Checked before it is buffered, so that memory stays bounded by the limit.
             self.check(self.line.len() + end)?;
             self.line.extend_from_slice(&bytes[..end]);
             let line = std::mem::take(&mut self.line);
-            let kind = self.process_line(&line, sink);
+            let non_ascii = std::mem::take(&mut self.line_non_ascii) | non_ascii;
+            let next = self.complete_line(&line, non_ascii, bytes, end, &mut ends, sink);
             self.line = line;
-            let len = self.line.len();
             release_if_oversized(&mut self.line);
-            bytes = &bytes[self.end_line(kind, len, bytes, end)?..];
+            start = next?;
         }
 
         // Complete lines straight from the input; buffer only an unterminated tail.
         loop {
-            let Some(end) = find_line_end(bytes) else {
-                if !bytes.is_empty() {
-                    self.check(bytes.len())?;
-                    self.line.extend_from_slice(bytes);
+            let Some((end, non_ascii)) = ends.next_end() else {
+                let rest = &bytes[start..];
+                if !rest.is_empty() {
+                    self.check(rest.len())?;
+                    self.line_non_ascii = ends.rest_is_non_ascii();
+                    self.line.extend_from_slice(rest);
                 }
                 return Ok(());
             };
-            self.check(end)?;
-            let kind = self.process_line(&bytes[..end], sink);
-            bytes = &bytes[self.end_line(kind, end, bytes, end)?..];
+            start =
+                self.complete_line(&bytes[start..end], non_ascii, bytes, end, &mut ends, sink)?;
         }
     }
 
@@ -212,7 +229,9 @@ impl Parser {
     /// the dead connection that no blank line committed is forgotten (as in Chromium).
     pub fn reset_stream(&mut self) {
         self.line.clear();
+        self.line_non_ascii = false;
         self.data.clear();
+        self.data_non_ascii = false;
         self.event_type.clear();
         self.id_buffer.clone_from(&self.last_id);
         self.id_buffer_changed = false;
@@ -237,59 +256,94 @@ impl Parser {
             return &bytes[n..];
         }
         self.at_stream_start = false;
-        self.line.extend_from_slice(&BOM[..self.bom_matched]);
+        if self.bom_matched > 0 {
+            self.line.extend_from_slice(&BOM[..self.bom_matched]);
+            self.line_non_ascii = true;
+        }
         bytes
     }
 
-    /// Consumes the line terminator at `bytes[end]` of a line of `len` bytes that has been
-    /// processed, does the size accounting, and returns how many bytes of `bytes` are used.
-    fn end_line(
+    /// Processes `line`, whose terminator is at `bytes[end]` (the scanner's last line end),
+    /// with the size accounting; returns where the next line starts in `bytes`.
+    ///
+    /// The line is checked against the limit before it is processed, and a field line counts
+    /// with its terminator after it (so a line that fits but whose terminator does not is
+    /// still processed, as the module documentation says).
+    #[inline(always)]
+    fn complete_line(
         &mut self,
-        kind: LineKind,
-        len: usize,
+        line: &[u8],
+        non_ascii: bool,
         bytes: &[u8],
         end: usize,
+        ends: &mut LineEnds<'_>,
+        sink: &mut impl Sink,
     ) -> Result<usize, TooLarge> {
-        let terminator = if bytes[end] == b'\n' {
-            1
-        } else {
-            match bytes.get(end + 1) {
-                Some(b'\n') => 2,
-                Some(_) => 1,
-                None => {
-                    self.cr_pending = true;
-                    self.cr_pending_counts = kind == LineKind::Field;
-                    1
+        let mut next = end + 1;
+        let mut cr_pending = false;
+        if bytes[end] == b'\r' {
+            match bytes.get(next) {
+                Some(b'\n') => {
+                    // The LF of a CRLF, which the scanner reports as well.
+                    next += 1;
+                    ends.next_end();
                 }
+                Some(_) => {}
+                None => cr_pending = true,
             }
-        };
-        if kind == LineKind::Field {
-            self.event_size += len + terminator;
-            self.check(0)?;
         }
-        Ok(end + terminator)
+        // `event_size <= limit` always holds, so this cannot wrap.
+        let room = self.limit - self.event_size;
+        match line.first() {
+            None => self.dispatch(sink),
+            Some(b':') => {
+                if line.len() > room {
+                    return Err(self.fail());
+                }
+                self.comment(strip_one_space(&line[1..]), non_ascii, sink);
+            }
+            Some(_) => {
+                let size = line.len() + (next - end);
+                if size > room {
+                    if line.len() > room {
+                        return Err(self.fail());
+                    }
+                    self.field(line, non_ascii, sink);
+                    return Err(self.fail());
+                }
+                self.field(line, non_ascii, sink);
+                self.event_size += size;
+            }
+        }
+        if cr_pending {
+            self.cr_pending = true;
+            self.cr_pending_counts = !matches!(line.first(), None | Some(b':'));
+        }
+        Ok(next)
     }
 
     /// Fails when the current event plus `line` more bytes exceeds the limit.
     #[inline]
     fn check(&mut self, line: usize) -> Result<(), TooLarge> {
-        if self.max_event_size != 0 && self.event_size.saturating_add(line) > self.max_event_size {
-            self.fail();
-            return Err(self.too_large());
+        if line > self.limit - self.event_size {
+            return Err(self.fail());
         }
         Ok(())
     }
 
     /// Drops the stream buffers of an oversized event; only `reset_stream` recovers.
     #[cold]
-    fn fail(&mut self) {
+    fn fail(&mut self) -> TooLarge {
         self.failed = true;
         self.line.clear();
+        self.line_non_ascii = false;
         self.data.clear();
+        self.data_non_ascii = false;
         self.event_type.clear();
         self.scratch.clear();
         self.event_size = 0;
         self.cr_pending = false;
+        self.too_large()
     }
 
     fn too_large(&self) -> TooLarge {
@@ -298,53 +352,50 @@ impl Parser {
         }
     }
 
-    /// Processes one complete line (without its terminator).
-    fn process_line(&mut self, line: &[u8], sink: &mut impl Sink) -> LineKind {
-        let Some(&first) = line.first() else {
-            self.dispatch(sink);
-            return LineKind::Blank;
-        };
-        if first == b':' {
-            self.comment(strip_one_space(&line[1..]), sink);
-            return LineKind::Comment;
-        }
-        let (name, value): (&[u8], &[u8]) = match find_byte(b':', line) {
-            Some(colon) => (&line[..colon], strip_one_space(&line[colon + 1..])),
-            None => (line, b""),
-        };
-        match name {
-            b"data" => {
-                self.data.extend_from_slice(value);
-                self.data.push(b'\n');
-            }
-            b"event" => {
-                self.event_type.clear();
-                self.event_type.extend_from_slice(value);
-            }
-            b"id" if find_byte(0, value).is_none() => {
+    /// Processes a field line (not blank, not a comment). `non_ascii`: the line may hold
+    /// non-ASCII bytes, so what is kept of it must be validated.
+    ///
+    /// The known names are matched as prefixes ("data" then ":" or the end of the line), so
+    /// there is no colon search; any other line is an unknown field and ignored.
+    #[inline(always)]
+    fn field(&mut self, line: &[u8], non_ascii: bool, sink: &mut impl Sink) {
+        if let Some(value) = value_of(line, b"data") {
+            self.data.extend_from_slice(value);
+            self.data.push(b'\n');
+            self.data_non_ascii |= non_ascii;
+        } else if let Some(value) = value_of(line, b"id") {
+            // An id containing NUL is ignored.
+            if !has_nul(value) {
                 self.id_buffer.clear();
                 self.id_buffer.extend_from_slice(value);
                 self.id_buffer.push(0);
-                make_valid(&mut self.id_buffer);
+                if non_ascii {
+                    make_valid(&mut self.id_buffer);
+                }
                 self.id_buffer_changed = true;
             }
-            b"retry" if !value.is_empty() && value.iter().all(u8::is_ascii_digit) => {
+        } else if let Some(value) = value_of(line, b"event") {
+            self.event_type.clear();
+            self.event_type.extend_from_slice(value);
+            self.event_type_non_ascii = non_ascii;
+        } else if let Some(value) = value_of(line, b"retry") {
+            // Only all-digit values; anything else is ignored.
+            if !value.is_empty() && value.iter().all(u8::is_ascii_digit) {
                 let millis = value.iter().fold(0u64, |n, &digit| {
                     n.saturating_mul(10).saturating_add(u64::from(digit - b'0'))
                 });
                 sink.retry(millis);
             }
-            // Unknown fields, an `id` containing NUL, a `retry` that is not all digits.
-            _ => {}
         }
-        LineKind::Field
     }
 
-    fn comment(&mut self, text: &[u8], sink: &mut impl Sink) {
+    fn comment(&mut self, text: &[u8], non_ascii: bool, sink: &mut impl Sink) {
         self.scratch.clear();
         self.scratch.extend_from_slice(text);
         self.scratch.push(0);
-        make_valid(&mut self.scratch);
+        if non_ascii {
+            make_valid(&mut self.scratch);
+        }
         sink.comment(Text::from_validated(&self.scratch));
     }
 
@@ -365,12 +416,16 @@ impl Parser {
         if let Some(last) = self.data.last_mut() {
             *last = 0;
         }
-        make_valid(&mut self.data);
+        if self.data_non_ascii {
+            make_valid(&mut self.data);
+        }
         let event_type = if self.event_type.is_empty() {
             Text::from_validated(MESSAGE)
         } else {
             self.event_type.push(0);
-            make_valid(&mut self.event_type);
+            if self.event_type_non_ascii {
+                make_valid(&mut self.event_type);
+            }
             Text::from_validated(&self.event_type)
         };
         sink.event(&Event {
@@ -379,7 +434,19 @@ impl Parser {
             id: Text::from_validated(&self.last_id),
         });
         release_if_oversized(&mut self.data);
+        self.data_non_ascii = false;
         self.event_type.clear();
+    }
+}
+
+/// The value of a field line named `name` ("name" alone or "name:value", one leading
+/// space of the value removed), or `None` for another field.
+#[inline(always)]
+fn value_of<'l>(line: &'l [u8], name: &[u8]) -> Option<&'l [u8]> {
+    match line.strip_prefix(name)? {
+        [] => Some(b""),
+        [b':', value @ ..] => Some(strip_one_space(value)),
+        _ => None,
     }
 }
 
@@ -396,30 +463,12 @@ fn release_if_oversized(buffer: &mut Vec<u8>) {
     }
 }
 
-/// The first CR or LF. Most lines of an event stream are short (`id: 42`, the blank line
-/// that ends an event), where a plain loop beats `memchr2`'s set-up; longer lines go on
-/// with `memchr2`.
-fn find_line_end(bytes: &[u8]) -> Option<usize> {
-    const SHORT: usize = 16;
-    let head = &bytes[..bytes.len().min(SHORT)];
-    match head.iter().position(|&b| b == b'\r' || b == b'\n') {
-        Some(i) => Some(i),
-        None if bytes.len() > SHORT => memchr2(b'\r', b'\n', &bytes[SHORT..]).map(|i| i + SHORT),
-        None => None,
-    }
-}
-
-/// `memchr` for the short slices of a field line: the colon is usually within the first
-/// few bytes and ids are short, where SIMD set-up costs more than a plain loop; long
-/// slices still go through `memchr`.
-fn find_byte(needle: u8, haystack: &[u8]) -> Option<usize> {
-    const SHORT: usize = 32;
-    let head = &haystack[..haystack.len().min(SHORT)];
-    match head.iter().position(|&b| b == needle) {
-        Some(i) => Some(i),
-        None if haystack.len() > SHORT => memchr(needle, &haystack[SHORT..]).map(|i| i + SHORT),
-        None => None,
-    }
+/// Whether `value` holds a NUL byte. A plain loop: ids are short, and `contains` calls a
+/// memchr whose set-up costs more than the search.
+#[inline(always)]
+#[allow(clippy::manual_contains)]
+fn has_nul(value: &[u8]) -> bool {
+    value.iter().any(|&b| b == 0)
 }
 
 /// Removes one leading U+0020 SPACE, if any.

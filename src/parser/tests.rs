@@ -962,3 +962,91 @@ fn a_huge_event_does_not_pin_its_memory_afterwards() {
         parser.line.capacity()
     );
 }
+
+// ---- ASCII lines skip validation: the non-ASCII flag must follow the bytes ----------------
+
+#[test]
+fn non_ascii_byte_in_a_carried_over_partial_line_is_validated() {
+    // The completing feed is pure ASCII; the invalid byte came in the earlier one.
+    for split in [
+        &[&b"data: \xFF"[..], b"x\n\n"][..],
+        &[b"data: a\xFF", b"", b"x", b"\n\n"],
+    ] {
+        let (mut parser, mut sink) = parser_with(0);
+        for chunk in split {
+            parser.feed(chunk, &mut sink).unwrap();
+        }
+        let data = if split.len() == 2 {
+            "\u{FFFD}x"
+        } else {
+            "a\u{FFFD}x"
+        };
+        assert_eq!(sink.items, items(&[msg(data, "")]));
+    }
+}
+
+#[test]
+fn non_ascii_partial_line_flag_does_not_outlive_its_line() {
+    let (mut parser, mut sink) = parser_with(0);
+    for chunk in [
+        &b"event: \xC3"[..],
+        b"\xA9\ndata: a\n\n",
+        b"id: \xE2\x82",
+        b"\r\n\n",
+    ] {
+        parser.feed(chunk, &mut sink).unwrap();
+    }
+    assert_eq!(sink.items, items(&[ev("é", "a", "")]));
+    assert_eq!(parser.last_event_id(), "\u{FFFD}");
+}
+
+#[test]
+fn invalid_utf8_split_across_feeds_in_every_field() {
+    let stream: &[u8] = b"event: \xF0\x9F\nid: x\xC3\ndata: \xE2\n: \xED\xA0\x80\ndata: ok\n\n";
+    let want = [
+        Comment("\u{FFFD}\u{FFFD}\u{FFFD}"),
+        ev("\u{FFFD}", "\u{FFFD}\nok", "x\u{FFFD}"),
+    ];
+    for at in 0..=stream.len() {
+        let (mut parser, mut sink) = parser_with(0);
+        parser.feed(&stream[..at], &mut sink).unwrap();
+        parser.feed(&stream[at..], &mut sink).unwrap();
+        assert_eq!(sink.items, items(&want), "split at {at}");
+    }
+}
+
+#[test]
+fn one_non_ascii_data_line_makes_the_whole_event_validated() {
+    // The invalid line comes first, then a long ASCII line in another 64-byte block.
+    let mut stream = b"data: \xFFa\ndata: ".to_vec();
+    stream.extend_from_slice(&[b'b'; 100]);
+    stream.extend_from_slice(b"\n\ndata: c\n\n");
+    let (mut parser, mut sink) = parser_with(0);
+    parser.feed(&stream, &mut sink).unwrap();
+    let second = format!("\u{FFFD}a\n{}", "b".repeat(100));
+    assert_eq!(sink.items.len(), 2);
+    assert_eq!(
+        sink.items[0],
+        Item::Event {
+            event_type: "message".into(),
+            data: second,
+            id: String::new()
+        }
+    );
+    assert_eq!(sink.items[1], msg("c", "").to_item());
+}
+
+#[test]
+fn incomplete_bom_carried_into_the_first_line_is_validated() {
+    let (mut parser, mut sink) = parser_with(0);
+    for chunk in [&b"\xEF\xBB"[..], b":x\n", b"data: a\n\n"] {
+        parser.feed(chunk, &mut sink).unwrap();
+    }
+    // "\xEF\xBB:x" is a field line named U+FFFD (unknown); then the event.
+    assert_eq!(sink.items, items(&[msg("a", "")]));
+    let (mut parser, mut sink) = parser_with(0);
+    for chunk in [&b"\xEF"[..], b"data: a\n\n"] {
+        parser.feed(chunk, &mut sink).unwrap();
+    }
+    assert_eq!(sink.items, items(&[]));
+}
