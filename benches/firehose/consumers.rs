@@ -58,9 +58,17 @@ impl Tally {
         }
     }
 
-    /// Counts one event; true when it was the last one wanted.
+    /// Counts one event; true when it was the last one wanted. `now` is only called for
+    /// the first and the last event: a clock read per event would be the harness's cost,
+    /// not the client's (the raw reader reads the clock once per read).
     #[inline]
-    fn event(&mut self, data: &[u8], job_events: u64, latency: bool, now: Instant) -> bool {
+    fn event(
+        &mut self,
+        data: &[u8],
+        job_events: u64,
+        latency: bool,
+        now: impl Fn() -> Instant,
+    ) -> bool {
         if latency {
             self.latencies_ns
                 .push(monotonic_ns().saturating_sub(parse_timestamp(data)));
@@ -68,10 +76,10 @@ impl Tally {
         self.events += 1;
         self.data_bytes += data.len() as u64;
         if self.events == 1 {
-            self.first = Some(now);
+            self.first = Some(now());
         }
         if self.events == job_events {
-            self.last = Some(now);
+            self.last = Some(now());
             return true;
         }
         false
@@ -186,7 +194,7 @@ pub fn raw(job: &Job) -> Record {
             } else {
                 &[]
             };
-            let done = tally.event(data, job.events, job.latency, now);
+            let done = tally.event(data, job.events, job.latency, || now);
             event_text.clear();
             if done {
                 break 'read;
@@ -252,7 +260,7 @@ unsafe extern "C" fn on_event(userdata: *mut c_void, event: *const sse_event) {
     let data = unsafe { std::slice::from_raw_parts(event.data.cast::<u8>(), event.data_len) };
     if state
         .tally
-        .event(data, state.events, state.latency, Instant::now())
+        .event(data, state.events, state.latency, Instant::now)
     {
         let _ = state.done.try_send(());
     }
@@ -347,7 +355,7 @@ pub fn poll(job: &Job) -> Record {
                         let data =
                             std::slice::from_raw_parts(event.data.cast::<u8>(), event.data_len);
                         let at = if job.latency { Instant::now() } else { now };
-                        done = tally.event(data, job.events, job.latency, at);
+                        done = tally.event(data, job.events, job.latency, || at);
                     }
                     sse_message_kind::SSE_MESSAGE_ERROR => {
                         tally.errors += 1;
@@ -388,7 +396,7 @@ pub fn rust(job: &Job) -> Record {
                 return;
             };
             let data = event.data.as_str().as_bytes();
-            if tally.event(data, self.events, self.latency, Instant::now()) {
+            if tally.event(data, self.events, self.latency, Instant::now) {
                 let _ = self.done.try_send(self.tally.take().expect("tally"));
             }
         }
