@@ -16,12 +16,12 @@ pub(crate) const DEFAULT_INITIAL_DELAY: Duration = Duration::from_millis(3_000);
 pub(crate) const DEFAULT_MAX_DELAY: Duration = Duration::from_millis(30_000);
 pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_millis(10_000);
 pub(crate) const DEFAULT_MAX_EVENT_SIZE: usize = 16 * 1024 * 1024;
-/// Its slots are allocated up front: 128 keeps an idle poll-mode client small and is
-/// plenty for a host that drains in batches.
-pub(crate) const DEFAULT_QUEUE_CAPACITY: usize = 128;
+/// Nothing is allocated up front (batches are queued as they come), and the queue's
+/// strings are bounded separately (`poll_queue::MAX_QUEUED_BYTES`), so the capacity can be
+/// large enough that a busy stream hands over big batches: each handover costs a wakeup.
+pub(crate) const DEFAULT_QUEUE_CAPACITY: usize = 4096;
 pub(crate) const DEFAULT_MAX_REDIRECTS: u32 = 10;
-/// The queue's slots are allocated up front: a larger capacity would be a host bug that
-/// ends in an allocation failure (an abort), so it is refused instead.
+/// More than this is refused as a host bug rather than a memory bound.
 pub(crate) const MAX_QUEUE_CAPACITY: usize = 1 << 20;
 
 /// Why a configuration value was refused.

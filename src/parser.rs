@@ -78,10 +78,14 @@ pub struct Parser {
     limit: usize,
     /// The start of a line whose end has not been received yet (raw bytes, no terminator).
     line: Vec<u8>,
+    /// Bytes the line buffer held when it was last emptied (see `release_if_oversized`).
+    line_last_use: usize,
     /// `line` may hold non-ASCII bytes (so the line needs UTF-8 validation).
     line_non_ascii: bool,
     /// The data buffer: raw bytes of the `data` values, each followed by LF.
     data: Vec<u8>,
+    /// Bytes the data buffer held at the last dispatch (see `release_if_oversized`).
+    data_last_use: usize,
     /// `data` may hold non-ASCII bytes: it is validated at dispatch.
     data_non_ascii: bool,
     /// The event type buffer: raw bytes of the last `event` value.
@@ -122,8 +126,10 @@ impl Parser {
                 max_event_size
             },
             line: Vec::new(),
+            line_last_use: 0,
             line_non_ascii: false,
             data: Vec::new(),
+            data_last_use: 0,
             data_non_ascii: false,
             event_type: Vec::new(),
             event_type_non_ascii: false,
@@ -202,7 +208,7 @@ impl Parser {
             let non_ascii = std::mem::take(&mut self.line_non_ascii) | non_ascii;
             let next = self.complete_line(&line, non_ascii, bytes, end, &mut ends, sink);
             self.line = line;
-            release_if_oversized(&mut self.line);
+            release_if_oversized(&mut self.line, &mut self.line_last_use);
             start = next?;
         }
 
@@ -433,7 +439,7 @@ impl Parser {
             data: Text::from_validated(&self.data),
             id: Text::from_validated(&self.last_id),
         });
-        release_if_oversized(&mut self.data);
+        release_if_oversized(&mut self.data, &mut self.data_last_use);
         self.data_non_ascii = false;
         self.event_type.clear();
     }
@@ -455,10 +461,16 @@ fn value_of<'l>(line: &'l [u8], name: &[u8]) -> Option<&'l [u8]> {
 /// or below it the buffer is kept, so that steady streams allocate nothing per event.
 const KEEP_CAPACITY: usize = 256 * 1024;
 
-/// Empties `buffer`, and returns its memory when an outsized event made it huge.
-fn release_if_oversized(buffer: &mut Vec<u8>) {
+/// Empties `buffer`, and returns its memory when an outsized event made it huge, unless
+/// this use and the one before (`last_use` bytes, updated here) were both outsized: a
+/// stream of large events keeps its buffer, instead of growing it again, copy by copy,
+/// for every event; the first smaller use after them gives it back.
+fn release_if_oversized(buffer: &mut Vec<u8>, last_use: &mut usize) {
+    let used = buffer.len();
+    let in_a_run = *last_use > KEEP_CAPACITY && used > KEEP_CAPACITY;
+    *last_use = used;
     buffer.clear();
-    if buffer.capacity() > KEEP_CAPACITY {
+    if buffer.capacity() > KEEP_CAPACITY && !in_a_run {
         buffer.shrink_to(KEEP_CAPACITY);
     }
 }

@@ -7,9 +7,11 @@
 //! channel slot, two allocations and a counter update per event.
 //!
 //! Capacity counts messages, not batches: the worker never has more than `capacity`
-//! messages queued and unflushed together. When the queue is full it stops (and so stops
-//! reading the socket) until the host takes messages or closes the client. Nothing is ever
-//! dropped.
+//! messages queued and unflushed together. It also bounds memory: the worker collects no
+//! more once [`MAX_QUEUED_BYTES`] of strings are queued (one event may go beyond it, so an
+//! event of any size still passes an empty queue). When the queue is full the worker stops
+//! (and so stops reading the socket) until the host takes messages or closes the client.
+//! Nothing is ever dropped.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -21,6 +23,10 @@ use crate::parser::Event;
 use crate::report::{ClientError, Message, ReadyState};
 use crate::text::Text;
 use crate::wakeup::Wakeup;
+
+/// Strings (event data, ids, types, comments) the queue holds at most, plus one message:
+/// what a host that falls behind costs in memory, whatever the message capacity.
+pub(crate) const MAX_QUEUED_BYTES: usize = 4 * 1024 * 1024;
 
 /// The queue both ends share.
 #[derive(Debug)]
@@ -42,6 +48,8 @@ struct State {
     front_taken: usize,
     /// Messages queued and not yet handed out.
     queued: usize,
+    /// String bytes of the queued batches (a batch's count as long as it is queued).
+    queued_bytes: usize,
     /// The host closed the client: nothing new will be queued, waits end.
     host_closed: bool,
     /// The worker's end was dropped (the worker ended).
@@ -51,6 +59,22 @@ struct State {
     /// futex syscall even then, on every batch and every take.
     hosts_waiting: usize,
     worker_waiting: bool,
+}
+
+impl State {
+    /// Whether the worker may collect more: below the capacity, and below the byte bound
+    /// unless the queue is empty (so that any one event passes).
+    fn has_room(&self, capacity: usize) -> bool {
+        self.queued < capacity && (self.queued == 0 || self.queued_bytes < MAX_QUEUED_BYTES)
+    }
+
+    /// How many more messages, and string bytes, the worker may collect.
+    fn room(&self, capacity: usize) -> (usize, usize) {
+        (
+            capacity.saturating_sub(self.queued),
+            MAX_QUEUED_BYTES.saturating_sub(self.queued_bytes),
+        )
+    }
 }
 
 /// Everything that was queued when the host took it: the batches in order, and how many
@@ -91,6 +115,7 @@ pub(crate) fn queue(capacity: usize) -> std::io::Result<(QueueHandler, QueueRece
     Ok((
         QueueHandler {
             room: queue.capacity,
+            byte_room: MAX_QUEUED_BYTES,
             queue: queue.clone(),
             pending: MessageBatch::default(),
         },
@@ -120,6 +145,8 @@ pub(crate) struct QueueHandler {
     /// How many more messages may be collected before the queue would exceed its
     /// capacity, as of the last look at it (the host may have made more room since).
     room: usize,
+    /// The same for string bytes.
+    byte_room: usize,
 }
 
 impl QueueHandler {
@@ -128,12 +155,12 @@ impl QueueHandler {
     /// client instead: the message is dropped, as nothing after a close is delivered and
     /// the queue must not exceed its capacity.
     fn reserve_one(&mut self) -> bool {
-        if self.pending.len() < self.room {
+        if self.pending.len() < self.room && self.pending.string_bytes() < self.byte_room {
             return true;
         }
         self.flush();
         let mut state = self.queue.lock();
-        while state.queued >= self.queue.capacity && !state.host_closed {
+        while !state.has_room(self.queue.capacity) && !state.host_closed {
             state.worker_waiting = true;
             state = self
                 .queue
@@ -142,7 +169,7 @@ impl QueueHandler {
                 .unwrap_or_else(|e| e.into_inner());
             state.worker_waiting = false;
         }
-        self.room = self.queue.capacity - state.queued.min(self.queue.capacity);
+        (self.room, self.byte_room) = state.room(self.queue.capacity);
         !state.host_closed
     }
 }
@@ -160,13 +187,15 @@ impl Handler for QueueHandler {
         let next = MessageBatch::sized_like(&self.pending);
         let batch = std::mem::replace(&mut self.pending, next);
         let count = batch.len();
+        let bytes = batch.string_bytes();
         let mut state = self.queue.lock();
         state.batches.push_back(batch);
         if state.queued == 0 {
             self.queue.wakeup.set();
         }
         state.queued += count;
-        self.room = self.queue.capacity.saturating_sub(state.queued);
+        state.queued_bytes += bytes;
+        (self.room, self.byte_room) = state.room(self.queue.capacity);
         let wake = state.hosts_waiting > 0;
         drop(state);
         if wake {
@@ -236,6 +265,7 @@ impl QueueReceiver {
         let value = take(front.get(state.front_taken));
         state.front_taken += 1;
         if state.front_taken == front.len() {
+            state.queued_bytes -= front.string_bytes();
             state.batches.pop_front();
             state.front_taken = 0;
         }
@@ -258,6 +288,7 @@ impl QueueReceiver {
             first_skip: std::mem::take(&mut state.front_taken),
         };
         let count = state.queued;
+        state.queued_bytes = 0;
         self.taken(state, count);
         Ok(taken)
     }
@@ -403,6 +434,49 @@ mod tests {
         }
         drop(worker.join().unwrap());
         assert_eq!(receiver.poll(None), Err(PollError::Closed));
+    }
+
+    #[test]
+    fn queued_strings_are_bounded_but_any_one_event_passes() {
+        let (mut handler, receiver) = queue(1000).unwrap();
+        let data = format!("{}\0", "x".repeat(MAX_QUEUED_BYTES / 4));
+        let big = format!("{}\0", "y".repeat(MAX_QUEUED_BYTES * 2));
+        let big_len = big.len();
+        let worker = std::thread::spawn(move || {
+            for text in [&data, &data, &data, &data, &data, &big, &data] {
+                handler.on_event(&Event {
+                    event_type: Text::from_bytes_with_nul(b"message\0"),
+                    data: Text::from_bytes_with_nul(text.as_bytes()),
+                    id: Text::EMPTY,
+                });
+            }
+            handler.flush();
+            handler
+        });
+        let mut sizes = Vec::new();
+        while sizes.iter().sum::<usize>() < 7 {
+            let taken = receiver.poll_all(Some(Duration::from_secs(10))).unwrap();
+            let bytes: usize = taken.batches.iter().map(MessageBatch::string_bytes).sum();
+            // Below the bound before the last message was added.
+            assert!(
+                bytes < MAX_QUEUED_BYTES + big_len + 16,
+                "{bytes} bytes queued in {} messages",
+                taken.len()
+            );
+            sizes.push(taken.len());
+            // Give the worker time to fill the queue again.
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        drop(worker.join().unwrap());
+        assert_eq!(
+            sizes[0], 4,
+            "a quarter of the bound each: 4 fit, the 5th waits"
+        );
+        assert!(
+            sizes.contains(&1) || sizes.len() >= 3,
+            "the big event went alone: {sizes:?}"
+        );
+        assert_eq!(sizes.iter().sum::<usize>(), 7);
     }
 
     #[test]

@@ -585,7 +585,7 @@ void SseEventSource::drain()
     // The rest of a batch that a slot interrupted by moving this object here comes first.
     if (!deliverBatch(guard))
         return;
-    // One call takes everything queued (at most the queue capacity, 128 messages by
+    // One call takes everything queued (at most the queue capacity, 4096 messages by
     // default): one lock and no allocation per message. Whatever arrives meanwhile makes
     // the fd readable again, and the notifier fires once the event loop runs.
     sse_batch *batch = nullptr;

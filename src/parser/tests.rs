@@ -963,6 +963,45 @@ fn a_huge_event_does_not_pin_its_memory_afterwards() {
     );
 }
 
+#[test]
+fn a_run_of_large_events_keeps_its_buffers_and_small_events_release_them() {
+    let (mut parser, mut sink) = parser_with(0);
+    let mut large = b"data: ".to_vec();
+    large.extend(std::iter::repeat_n(b'x', 1 << 20));
+    large.extend_from_slice(b"\n\n");
+    let (first, second) = large.split_at(1 << 19);
+    let mut capacities = Vec::new();
+    for _ in 0..3 {
+        parser.feed(first, &mut sink).unwrap();
+        parser.feed(second, &mut sink).unwrap();
+        capacities.push((parser.data.capacity(), parser.line.capacity()));
+    }
+    assert_eq!(sink.items.len(), 3);
+    // The first large event is a one-off as far as the parser knows; from the second on it
+    // is a run, and the buffers stay (no regrowing, no copying, per event).
+    assert!(capacities[0].0 <= 256 * 1024, "{capacities:?}");
+    assert!(
+        capacities[1].0 > 1 << 20 && capacities[2].0 > 1 << 20,
+        "{capacities:?}"
+    );
+    assert!(capacities[2].1 >= 1 << 19, "{capacities:?}");
+    let ptr = parser.data.as_ptr();
+    parser.feed(first, &mut sink).unwrap();
+    parser.feed(second, &mut sink).unwrap();
+    assert_eq!(
+        parser.data.as_ptr(),
+        ptr,
+        "the data buffer was reused as it was"
+    );
+    // The run ends: a small event after it gives the memory back.
+    parser.feed(b"data: small\n\n", &mut sink).unwrap();
+    assert!(
+        parser.data.capacity() <= 256 * 1024,
+        "{}",
+        parser.data.capacity()
+    );
+}
+
 // ---- ASCII lines skip validation: the non-ASCII flag must follow the bytes ----------------
 
 #[test]
