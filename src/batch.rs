@@ -9,6 +9,9 @@ use crate::parser::Event;
 use crate::report::{ClientError, Message, OwnedEvent, ReadyState};
 use crate::text::Text;
 
+/// The default event type, which events do not store.
+const MESSAGE: &[u8] = b"message\0";
+
 /// Messages in queue order, their strings NUL-terminated in one buffer.
 #[derive(Debug, Default)]
 pub struct MessageBatch {
@@ -23,10 +26,12 @@ enum Entry {
     Open {
         http_status: u16,
     },
-    /// The type, data and id strings, each NUL-terminated, one after the other at `start`.
+    /// The type (unless it is "message", the usual case, not stored), data and id
+    /// strings, each NUL-terminated, one after the other at `start`.
     Event {
         start: usize,
-        type_len: usize,
+        /// `None` for "message".
+        type_len: Option<usize>,
         data_len: usize,
         id_len: usize,
     },
@@ -90,15 +95,18 @@ impl MessageBatch {
 
     pub fn push_event(&mut self, event: &Event<'_>) {
         let start = self.strings.len();
-        let parts = [event.event_type, event.data, event.id];
+        let event_type = event.event_type.as_bytes_with_nul();
+        let type_len = (event_type != MESSAGE).then_some(event.event_type.len());
+        let (data, id) = (event.data.as_bytes_with_nul(), event.id.as_bytes_with_nul());
+        let type_bytes = if type_len.is_some() { event_type } else { b"" };
         self.strings
-            .reserve(parts.iter().map(|p| p.as_bytes_with_nul().len()).sum());
-        for part in parts {
-            self.strings.extend_from_slice(part.as_bytes_with_nul());
-        }
+            .reserve(type_bytes.len() + data.len() + id.len());
+        self.strings.extend_from_slice(type_bytes);
+        self.strings.extend_from_slice(data);
+        self.strings.extend_from_slice(id);
         self.entries.push(Entry::Event {
             start,
-            type_len: event.event_type.len(),
+            type_len,
             data_len: event.data.len(),
             id_len: event.id.len(),
         });
@@ -133,10 +141,13 @@ impl MessageBatch {
                 data_len,
                 id_len,
             } => {
-                let data_start = start + type_len + 1;
+                let (event_type, data_start) = match type_len {
+                    Some(len) => (self.text(start, len), start + len + 1),
+                    None => (Text::from_validated(MESSAGE), start),
+                };
                 let id_start = data_start + data_len + 1;
                 BatchMessage::Event(Event {
-                    event_type: self.text(start, type_len),
+                    event_type,
                     data: self.text(data_start, data_len),
                     id: self.text(id_start, id_len),
                 })
@@ -210,6 +221,10 @@ mod tests {
             panic!("{:?}", messages[3]);
         };
         assert_eq!(second.as_event().data, "");
+        assert_eq!(
+            second.as_event().event_type.as_bytes_with_nul(),
+            b"message\0"
+        );
         assert_eq!(second.as_event().id.as_bytes_with_nul(), b"\0");
         assert_eq!(messages[4], Message::Error(Box::new(error)));
         assert_eq!(messages[5], Message::State(ReadyState::Connecting));

@@ -15,7 +15,14 @@ pub struct sse_batch {
 
 impl sse_batch {
     pub(crate) fn new(taken: TakenBatches) -> Box<sse_batch> {
-        let messages = taken.iter().map(sse_message::view).collect();
+        let mut messages = Vec::with_capacity(taken.len());
+        let mut first = taken.first_skip;
+        for batch in &taken.batches {
+            for index in first..batch.len() {
+                messages.push(sse_message::view(batch.get(index)));
+            }
+            first = 0;
+        }
         Box::new(sse_batch {
             messages,
             _taken: taken,

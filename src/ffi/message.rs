@@ -38,41 +38,68 @@ pub struct sse_message {
     storage: Box<[u8]>,
 }
 
+/// No comment text.
+const NO_TEXT: (*const c_char, usize) = (std::ptr::null(), 0);
+
 impl sse_message {
     /// A view of `message`; its pointers are valid as long as the memory `message`
     /// borrows from (a batch kept alongside, or `storage`).
     pub(crate) fn view(message: BatchMessage<'_>) -> sse_message {
-        let mut view = sse_message {
-            kind: sse_message_kind::SSE_MESSAGE_STATE,
-            http_status: 0,
-            state: ReadyState::Closed,
-            event: sse_event::EMPTY,
-            comment: (std::ptr::null(), 0),
-            error: None,
-            storage: Box::default(),
-        };
-        match message {
-            BatchMessage::Open { http_status } => {
-                view.kind = sse_message_kind::SSE_MESSAGE_OPEN;
-                view.http_status = http_status;
-            }
-            BatchMessage::Event(event) => {
-                view.kind = sse_message_kind::SSE_MESSAGE_EVENT;
-                view.event = sse_event::borrow(&event);
-            }
-            BatchMessage::Comment(text) => {
-                view.kind = sse_message_kind::SSE_MESSAGE_COMMENT;
-                view.comment = (text.as_bytes_with_nul().as_ptr().cast(), text.len());
-            }
+        let (kind, http_status, state, event, comment, error) = match message {
+            BatchMessage::Event(event) => (
+                sse_message_kind::SSE_MESSAGE_EVENT,
+                0,
+                ReadyState::Closed,
+                sse_event::borrow(&event),
+                NO_TEXT,
+                None,
+            ),
+            BatchMessage::Open { http_status } => (
+                sse_message_kind::SSE_MESSAGE_OPEN,
+                http_status,
+                ReadyState::Closed,
+                sse_event::EMPTY,
+                NO_TEXT,
+                None,
+            ),
+            BatchMessage::Comment(text) => (
+                sse_message_kind::SSE_MESSAGE_COMMENT,
+                0,
+                ReadyState::Closed,
+                sse_event::EMPTY,
+                (text.as_bytes_with_nul().as_ptr().cast(), text.len()),
+                None,
+            ),
             BatchMessage::Error(error) => {
-                view.kind = sse_message_kind::SSE_MESSAGE_ERROR;
                 let owned = OwnedErrorView::new(error);
-                let error_view = owned.view();
-                view.error = Some(Box::new((owned, error_view)));
+                let view = owned.view();
+                (
+                    sse_message_kind::SSE_MESSAGE_ERROR,
+                    0,
+                    ReadyState::Closed,
+                    sse_event::EMPTY,
+                    NO_TEXT,
+                    Some(Box::new((owned, view))),
+                )
             }
-            BatchMessage::State(state) => view.state = state,
+            BatchMessage::State(state) => (
+                sse_message_kind::SSE_MESSAGE_STATE,
+                0,
+                state,
+                sse_event::EMPTY,
+                NO_TEXT,
+                None,
+            ),
+        };
+        sse_message {
+            kind,
+            http_status,
+            state,
+            event,
+            comment,
+            error,
+            storage: Box::default(),
         }
-        view
     }
 
     /// A message of its own: its strings are copied into one buffer it owns.
