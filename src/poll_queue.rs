@@ -36,8 +36,7 @@ pub(crate) struct Queue {
     filled: Condvar,
     /// Signalled when the host takes messages or closes: the worker waits on it when full.
     drained: Condvar,
-    /// Readable exactly while `queued > 0` (once a write in flight has landed, see
-    /// `State::setting_fd`).
+    /// Readable exactly while `queued > 0`; set and cleared under the state lock.
     wakeup: Wakeup,
     capacity: usize,
 }
@@ -60,8 +59,6 @@ struct State {
     /// futex syscall even then, on every batch and every take.
     hosts_waiting: usize,
     worker_waiting: bool,
-    /// The worker is making the wakeup fd readable, outside the lock.
-    setting_fd: bool,
 }
 
 impl State {
@@ -193,12 +190,9 @@ impl Handler for QueueHandler {
         let bytes = batch.string_bytes();
         let mut state = self.queue.lock();
         state.batches.push_back(batch);
-        // The fd is set outside the lock: the write wakes the host, which then wants the
-        // lock at once, and waking it a second time (when the lock is released) cost
-        // as much again in latency. While the write is in flight a host that empties the
-        // queue leaves the fd to us (see `taken`).
-        let set_fd = state.queued == 0;
-        state.setting_fd |= set_fd;
+        if state.queued == 0 {
+            self.queue.wakeup.set();
+        }
         state.queued += count;
         state.queued_bytes += bytes;
         (self.room, self.byte_room) = state.room(self.queue.capacity);
@@ -206,15 +200,6 @@ impl Handler for QueueHandler {
         drop(state);
         if wake {
             self.queue.filled.notify_all();
-        }
-        if set_fd {
-            self.queue.wakeup.set();
-            let mut state = self.queue.lock();
-            state.setting_fd = false;
-            if state.queued == 0 {
-                // Taken already: the fd must not stay readable over an empty queue.
-                self.queue.wakeup.clear();
-            }
         }
     }
 
@@ -314,8 +299,7 @@ impl QueueReceiver {
 
     fn taken(&self, state: &mut State, count: usize) {
         state.queued -= count;
-        // With the worker's write still in flight, the worker clears it after the write.
-        if state.queued == 0 && !state.setting_fd {
+        if state.queued == 0 {
             self.queue.wakeup.clear();
         }
         if state.worker_waiting {
