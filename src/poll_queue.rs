@@ -197,9 +197,17 @@ impl Handler for QueueHandler {
         state.queued_bytes += bytes;
         (self.room, self.byte_room) = state.room(self.queue.capacity);
         let wake = state.hosts_waiting > 0;
+        let signalled = state.queued == count; // empty -> non-empty: the fd was set
         drop(state);
         if wake {
             self.queue.filled.notify_all();
+        }
+        if signalled {
+            // The host just woken is often queued on this very CPU, behind this thread;
+            // yielding lets it run now. On the 2-core benchmark machine this took poll
+            // mode's latency p50 from ~37 to ~23 µs at no cost in throughput (the
+            // benchmark's latency section shows the handoff with and without it).
+            std::thread::yield_now();
         }
     }
 

@@ -609,3 +609,84 @@ pub fn close_latency(state: &str, base: &str, reps: usize) -> Record {
         .set("errors", errors as f64);
     record
 }
+
+/// Not a client: what one more thread handoff costs on this machine, the floor under poll
+/// mode's latency. Three threads chained by eventfds, as in poll mode (a timer thread
+/// stands for the server, a relay for the worker, this thread for the host): every
+/// `interval`, the first writes its send time and signals the relay, which signals this
+/// thread. Reports the latency of the first hop (`hop1_p50_us`) and of both (`p50_us`...).
+/// `yield_after`: the relay yields its CPU after signalling, as the client's worker does.
+pub fn hops(events: u64, interval: Duration, yield_after: bool) -> Record {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    fn eventfd() -> i32 {
+        // SAFETY: no pointers; the result is checked.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+        assert!(fd >= 0, "eventfd");
+        fd
+    }
+    fn signal(fd: i32) {
+        let one = 1u64;
+        // SAFETY: 8 bytes from a live u64 to our eventfd.
+        unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
+    }
+    fn wait(fd: i32) {
+        let mut value = 0u64;
+        // SAFETY: 8 bytes into a live u64 from our (blocking) eventfd.
+        unsafe { libc::read(fd, (&mut value as *mut u64).cast(), 8) };
+    }
+
+    let (first, second) = (eventfd(), eventfd());
+    let sent = Arc::new(AtomicU64::new(0));
+    let relayed = Arc::new(AtomicU64::new(0));
+    let timer = {
+        let sent = sent.clone();
+        std::thread::spawn(move || {
+            for _ in 0..events {
+                std::thread::sleep(interval);
+                sent.store(monotonic_ns(), Ordering::Release);
+                signal(first);
+            }
+        })
+    };
+    let relay = {
+        let relayed = relayed.clone();
+        std::thread::spawn(move || {
+            for _ in 0..events {
+                wait(first);
+                relayed.store(monotonic_ns(), Ordering::Release);
+                signal(second);
+                if yield_after {
+                    std::thread::yield_now();
+                }
+            }
+        })
+    };
+    let cpu_start = cpu_seconds();
+    let mut both = Vec::with_capacity(events as usize);
+    let mut hop1 = Vec::with_capacity(events as usize);
+    for _ in 0..events {
+        wait(second);
+        let now = monotonic_ns();
+        let sent_at = sent.load(Ordering::Acquire);
+        both.push(now.saturating_sub(sent_at));
+        hop1.push(relayed.load(Ordering::Acquire).saturating_sub(sent_at));
+    }
+    let cpu_end = cpu_seconds();
+    let _ = (timer.join(), relay.join());
+    // SAFETY: our descriptors, closed once.
+    unsafe {
+        libc::close(first);
+        libc::close(second);
+    }
+    hop1.sort_unstable();
+    let mut record = Record::default();
+    record
+        .set("events", events as f64)
+        .set("errors", 0.0)
+        .set("cpu_s", cpu_end - cpu_start)
+        .set("hop1_p50_us", hop1[hop1.len() / 2] as f64 / 1e3);
+    record.latencies(&mut both);
+    record
+}

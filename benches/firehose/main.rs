@@ -109,6 +109,11 @@ fn consume(kind: &str, value: &dyn Fn(&str) -> Option<String>, latency: bool) {
             number("--streams", 1000) as usize,
             timeout,
         ),
+        "hops" => consumers::hops(
+            number("--events", 1000),
+            Duration::from_micros(number("--interval-us", 1000)),
+            value("--yield").is_some(),
+        ),
         "close" => consumers::close_latency(
             &value("--state").expect("--state"),
             &url,

@@ -271,7 +271,69 @@ pub fn latency(runner: &mut Runner) -> Section {
         ],
         &rows,
     ));
+    markdown.push_str(&handoff_floor(runner, events, interval_us, reps));
     Section { markdown, checks }
+}
+
+/// The cost of one more thread handoff on this machine, without any client: poll mode
+/// hands each event from the socket to the worker and then to the host, one hop more than
+/// the raw reader or callback mode.
+fn handoff_floor(runner: &mut Runner, events: u64, interval_us: u64, reps: usize) -> String {
+    let mut rows = Vec::new();
+    for (yield_after, chain) in [
+        (false, "the relay blocks again right after signalling"),
+        (
+            true,
+            "the relay yields after signalling (as the worker does)",
+        ),
+    ] {
+        let mut runs = Vec::new();
+        for _ in 0..reps {
+            let mut command = Command::new(&runner.exe);
+            command.args(["--consume", "hops", "--url", "-"]).args([
+                "--events",
+                &events.to_string(),
+                "--interval-us",
+                &interval_us.to_string(),
+            ]);
+            if yield_after {
+                command.args(["--yield", "1"]);
+            }
+            let run = runner.run("latency", "hops", command, Duration::from_secs(600));
+            if run.ok() {
+                runs.push(run);
+            }
+        }
+        if runs.is_empty() {
+            continue;
+        }
+        rows.push(vec![
+            chain.to_string(),
+            num(median(&ok_values(&runs, |r| r.get("hop1_p50_us"))), 1),
+            num(median(&ok_values(&runs, |r| r.get("p50_us"))), 1),
+            num(median(&ok_values(&runs, |r| r.get("p99_us"))), 1),
+        ]);
+    }
+    if rows.is_empty() {
+        return "\nThe thread-handoff floor could not be measured (see runs.txt).\n".into();
+    }
+    format!(
+        "\nThe floor under poll mode: poll mode hands each event on twice (socket → worker \
+         thread → host thread), the raw reader and callback mode once. The same two handoffs \
+         in a plain program (a timer thread signals a relay thread through an eventfd, the \
+         relay signals this thread through another; no network, no SSE), {} times every \
+         {interval_us} µs, medians of {reps} runs:\n\n{}",
+        thousands(events),
+        table(
+            &[
+                "chain",
+                "first hop p50 µs",
+                "both hops p50 µs",
+                "both hops p99 µs"
+            ],
+            &rows,
+        )
+    )
 }
 
 // --- Time to first event -------------------------------------------------------------------
