@@ -368,14 +368,7 @@ mod tests {
     use super::*;
 
     fn readable(receiver: &QueueReceiver) -> bool {
-        let mut pfd = libc::pollfd {
-            fd: receiver.wakeup_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd.
-        let n = unsafe { libc::poll(&mut pfd, 1, 0) };
-        n == 1 && pfd.revents & libc::POLLIN != 0
+        crate::wakeup::fd_readable(receiver.wakeup_fd())
     }
 
     fn states(count: usize, handler: &mut QueueHandler) {

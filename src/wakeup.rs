@@ -61,19 +61,25 @@ impl Wakeup {
     }
 }
 
+/// Whether `fd` is readable right now (for tests of what watches it).
+#[cfg(test)]
+pub(crate) fn fd_readable(fd: RawFd) -> bool {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+    n == 1 && pfd.revents & libc::POLLIN != 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn readable(wakeup: &Wakeup) -> bool {
-        let mut pfd = libc::pollfd {
-            fd: wakeup.raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd.
-        let n = unsafe { libc::poll(&mut pfd, 1, 0) };
-        n == 1 && pfd.revents & libc::POLLIN != 0
+        fd_readable(wakeup.raw_fd())
     }
 
     #[test]

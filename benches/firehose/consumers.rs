@@ -620,9 +620,11 @@ pub fn hops(events: u64, interval: Duration, yield_after: bool) -> Record {
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::Arc;
 
+    /// A semaphore eventfd: each read takes one signal, so two signals that land before
+    /// a read are still two wakeups and the three loops stay in step.
     fn eventfd() -> i32 {
         // SAFETY: no pointers; the result is checked.
-        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_SEMAPHORE) };
         assert!(fd >= 0, "eventfd");
         fd
     }

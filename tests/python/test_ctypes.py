@@ -167,6 +167,10 @@ def load_library(path):
         ("sse_message_http_status", c_uint16, [c_void_p]),
         ("sse_message_comment", c_void_p, [c_void_p, POINTER(c_size_t)]),
         ("sse_message_free", None, [c_void_p]),
+        ("sse_client_poll_batch", c_int, [c_void_p, c_int32, POINTER(c_void_p)]),
+        ("sse_batch_len", c_size_t, [c_void_p]),
+        ("sse_batch_get", c_void_p, [c_void_p, c_size_t]),
+        ("sse_batch_free", None, [c_void_p]),
     ]
     for name, restype, argtypes in sig:
         fn = getattr(lib, name)
@@ -697,6 +701,39 @@ class PollMode(unittest.TestCase):
             LIB.sse_message_free(msg)
         self.assertEqual(rc, SSE_ERROR_CLOSED, RESULT_NAMES.get(rc, rc))
         self.assertEqual(LIB.sse_client_ready_state(client), SSE_STATE_CLOSED)
+
+    def test_batches_carry_the_same_sequence_as_single_messages(self):
+        client = self.open_poll_client(self.server.url)
+        try:
+            fd = LIB.sse_client_wakeup_fd(client)
+            items = []
+            deadline = time.monotonic() + TIMEOUT
+            while len([i for i in items if i[0] == "event"]) < len(EXPECTED_EVENTS):
+                left = deadline - time.monotonic()
+                self.assertGreater(left, 0, "timed out: messages %r" % (items,))
+                readable, _, _ = select.select([fd], [], [], left)
+                if not readable:
+                    continue
+                batch = c_void_p()
+                rc = LIB.sse_client_poll_batch(client, 0, byref(batch))
+                self.assertEqual(rc, SSE_OK, "readable fd, but %s" % RESULT_NAMES.get(rc, rc))
+                try:
+                    count = LIB.sse_batch_len(batch)
+                    self.assertGreater(count, 0)
+                    self.assertIsNone(LIB.sse_batch_get(batch, count))
+                    items.extend(self.take(LIB.sse_batch_get(batch, i)) for i in range(count))
+                finally:
+                    LIB.sse_batch_free(batch)
+            self.assertEqual([v for k, v in items if k == "event"], EXPECTED_EVENTS)
+            self.assertEqual([v for k, v in items if k == "comment"], ["hello comment"])
+            self.assertEqual([v for k, v in items if k == "open"], [200, 200])
+            order = [k for k, _ in items]
+            self.assertLess(order.index("open"), order.index("event"))
+        finally:
+            LIB.sse_client_close(client)
+        batch = c_void_p()
+        self.assertEqual(LIB.sse_client_poll_batch(None, 0, byref(batch)), SSE_ERROR_NULL_ARGUMENT)
+        self.assertIsNone(batch.value)
 
     def test_data_with_nul_byte_is_delivered_whole(self):
         self.server.stop()
