@@ -88,6 +88,9 @@ pub struct Parser {
     data_last_use: usize,
     /// `data` may hold non-ASCII bytes: it is validated at dispatch.
     data_non_ascii: bool,
+    /// Where the data starts in `data`: a data line completed from the line buffer is
+    /// adopted whole, "data:" prefix included, instead of being copied (see `feed`).
+    data_start: usize,
     /// The event type buffer: raw bytes of the last `event` value.
     event_type: Vec<u8>,
     /// `event_type` may hold non-ASCII bytes: it is validated at dispatch.
@@ -131,6 +134,7 @@ impl Parser {
             data: Vec::new(),
             data_last_use: 0,
             data_non_ascii: false,
+            data_start: 0,
             event_type: Vec::new(),
             event_type_non_ascii: false,
             id_buffer: vec![0],
@@ -204,11 +208,22 @@ impl Parser {
             // Checked before it is buffered, so that memory stays bounded by the limit.
             self.check(self.line.len() + end)?;
             self.line.extend_from_slice(&bytes[..end]);
-            let line = std::mem::take(&mut self.line);
+            let mut line = std::mem::take(&mut self.line);
+            let line_len = line.len();
             let non_ascii = std::mem::take(&mut self.line_non_ascii) | non_ascii;
-            let next = self.complete_line(&line, non_ascii, bytes, end, &mut ends, sink);
+            let next = match value_of(&line, b"data") {
+                // The first data line of the event, long enough to span reads: the buffer
+                // that holds it becomes the data buffer, which saves copying it (a 1 MiB
+                // event would otherwise be copied twice here).
+                Some(value) if self.data.is_empty() => {
+                    self.data_start = line_len - value.len();
+                    std::mem::swap(&mut self.data, &mut line);
+                    self.complete_adopted_data_line(line_len, non_ascii, bytes, end, &mut ends)
+                }
+                _ => self.complete_line(&line, non_ascii, bytes, end, &mut ends, sink),
+            };
             self.line = line;
-            release_if_oversized(&mut self.line, &mut self.line_last_use);
+            release_if_oversized(&mut self.line, &mut self.line_last_use, line_len);
             start = next?;
         }
 
@@ -238,6 +253,7 @@ impl Parser {
         self.line_non_ascii = false;
         self.data.clear();
         self.data_non_ascii = false;
+        self.data_start = 0;
         self.event_type.clear();
         self.id_buffer.clone_from(&self.last_id);
         self.id_buffer_changed = false;
@@ -285,19 +301,7 @@ impl Parser {
         ends: &mut LineEnds<'_>,
         sink: &mut impl Sink,
     ) -> Result<usize, TooLarge> {
-        let mut next = end + 1;
-        let mut cr_pending = false;
-        if bytes[end] == b'\r' {
-            match bytes.get(next) {
-                Some(b'\n') => {
-                    // The LF of a CRLF, which the scanner reports as well.
-                    next += 1;
-                    ends.next_end();
-                }
-                Some(_) => {}
-                None => cr_pending = true,
-            }
-        }
+        let (next, cr_pending) = terminator(bytes, end, ends);
         // `event_size <= limit` always holds, so this cannot wrap.
         let room = self.limit - self.event_size;
         match line.first() {
@@ -328,6 +332,36 @@ impl Parser {
         Ok(next)
     }
 
+    /// `complete_line` for a data line already in `data` (adopted from the line buffer, at
+    /// `data_start`), `line_len` bytes long: the same size accounting, and the LF that
+    /// follows each data value.
+    fn complete_adopted_data_line(
+        &mut self,
+        line_len: usize,
+        non_ascii: bool,
+        bytes: &[u8],
+        end: usize,
+        ends: &mut LineEnds<'_>,
+    ) -> Result<usize, TooLarge> {
+        let (next, cr_pending) = terminator(bytes, end, ends);
+        let room = self.limit - self.event_size;
+        if line_len > room {
+            return Err(self.fail());
+        }
+        self.data.push(b'\n');
+        self.data_non_ascii |= non_ascii;
+        let size = line_len + (next - end);
+        if size > room {
+            return Err(self.fail());
+        }
+        self.event_size += size;
+        if cr_pending {
+            self.cr_pending = true;
+            self.cr_pending_counts = true;
+        }
+        Ok(next)
+    }
+
     /// Fails when the current event plus `line` more bytes exceeds the limit.
     #[inline]
     fn check(&mut self, line: usize) -> Result<(), TooLarge> {
@@ -345,6 +379,7 @@ impl Parser {
         self.line_non_ascii = false;
         self.data.clear();
         self.data_non_ascii = false;
+        self.data_start = 0;
         self.event_type.clear();
         self.scratch.clear();
         self.event_size = 0;
@@ -423,6 +458,8 @@ impl Parser {
             *last = 0;
         }
         if self.data_non_ascii {
+            // Rare (non-ASCII data in an adopted line): the prefix goes, then validation.
+            self.data.drain(..std::mem::take(&mut self.data_start));
             make_valid(&mut self.data);
         }
         let event_type = if self.event_type.is_empty() {
@@ -436,12 +473,34 @@ impl Parser {
         };
         sink.event(&Event {
             event_type,
-            data: Text::from_validated(&self.data),
+            data: Text::from_validated(&self.data[self.data_start..]),
             id: Text::from_validated(&self.last_id),
         });
-        release_if_oversized(&mut self.data, &mut self.data_last_use);
+        let used = self.data.len();
+        release_if_oversized(&mut self.data, &mut self.data_last_use, used);
         self.data_non_ascii = false;
+        self.data_start = 0;
         self.event_type.clear();
+    }
+}
+
+/// The line terminator at `bytes[end]` (CR, LF or CRLF; the LF of a CRLF is taken from
+/// `ends` too): where the next line starts, and whether a CR ended the input (its LF may
+/// start the next feed).
+#[inline(always)]
+fn terminator(bytes: &[u8], end: usize, ends: &mut LineEnds<'_>) -> (usize, bool) {
+    let next = end + 1;
+    if bytes[end] != b'\r' {
+        return (next, false);
+    }
+    match bytes.get(next) {
+        Some(b'\n') => {
+            // The LF of a CRLF, which the scanner reports as well.
+            ends.next_end();
+            (next + 1, false)
+        }
+        Some(_) => (next, false),
+        None => (next, true),
     }
 }
 
@@ -462,11 +521,10 @@ fn value_of<'l>(line: &'l [u8], name: &[u8]) -> Option<&'l [u8]> {
 const KEEP_CAPACITY: usize = 256 * 1024;
 
 /// Empties `buffer`, and returns its memory when an outsized event made it huge, unless
-/// this use and the one before (`last_use` bytes, updated here) were both outsized: a
-/// stream of large events keeps its buffer, instead of growing it again, copy by copy,
-/// for every event; the first smaller use after them gives it back.
-fn release_if_oversized(buffer: &mut Vec<u8>, last_use: &mut usize) {
-    let used = buffer.len();
+/// this use (`used` bytes) and the one before (`last_use`, updated here) were both
+/// outsized: a stream of large events keeps its buffer, instead of growing it again, copy
+/// by copy, for every event; the first smaller use after them gives it back.
+fn release_if_oversized(buffer: &mut Vec<u8>, last_use: &mut usize, used: usize) {
     let in_a_run = *last_use > KEEP_CAPACITY && used > KEEP_CAPACITY;
     *last_use = used;
     buffer.clear();

@@ -985,14 +985,22 @@ fn a_run_of_large_events_keeps_its_buffers_and_small_events_release_them() {
         "{capacities:?}"
     );
     assert!(capacities[2].1 >= 1 << 19, "{capacities:?}");
-    let ptr = parser.data.as_ptr();
+    // The line that spans feeds becomes the data buffer, and the data buffer the line
+    // buffer: the two allocations trade places, and neither is reallocated.
+    let pair = |parser: &Parser| {
+        let mut pair = [parser.data.as_ptr(), parser.line.as_ptr()];
+        pair.sort();
+        pair
+    };
+    let before = pair(&parser);
     parser.feed(first, &mut sink).unwrap();
     parser.feed(second, &mut sink).unwrap();
     assert_eq!(
-        parser.data.as_ptr(),
-        ptr,
-        "the data buffer was reused as it was"
+        pair(&parser),
+        before,
+        "the buffers were reused as they were"
     );
+    assert_eq!(sink.items.len(), 4);
     // The run ends: a small event after it gives the memory back.
     parser.feed(b"data: small\n\n", &mut sink).unwrap();
     assert!(
@@ -1088,4 +1096,37 @@ fn incomplete_bom_carried_into_the_first_line_is_validated() {
         parser.feed(chunk, &mut sink).unwrap();
     }
     assert_eq!(sink.items, items(&[]));
+}
+
+// ---- A data line completed from the line buffer is adopted, not copied ----------------------
+
+#[test]
+fn an_adopted_data_line_gives_what_a_copied_one_gives_at_every_split() {
+    // First data line non-ASCII (valid and invalid UTF-8), more data lines after it, CRLF,
+    // a CR alone, an event with a type and an id; at every split point of each stream
+    // the result must equal the unsplit one (which copies: its lines never span feeds).
+    let streams: [&[u8]; 4] = [
+        b"data: h\xC3\xA9llo w\xFFrld\r\ndata: second\r\n\r\ndata:x\n\n",
+        b"event: t\nid: 7\ndata: first\rdata: two\r\rdata\n\n",
+        b"data:  two spaces\n: comment\ndata: more\n\n",
+        b"data: \xE2\x82\n\n",
+    ];
+    for stream in streams {
+        let case = Case::new(stream, &[]);
+        let whole = run(&case, [stream]);
+        assert_eq!(whole.result, Ok(()));
+        for split in 1..stream.len() {
+            let (a, b) = stream.split_at(split);
+            assert_eq!(run(&case, [a, b]), whole, "split at {split}: {stream:?}");
+        }
+        // And under every size limit: split or not, the same events and the same error.
+        for limit in 1..=stream.len() {
+            let case = Case::new(stream, &[]).limit(limit);
+            let whole = run(&case, [stream]);
+            for split in 1..stream.len() {
+                let (a, b) = stream.split_at(split);
+                assert_eq!(run(&case, [a, b]), whole, "limit {limit}, split {split}");
+            }
+        }
+    }
 }
