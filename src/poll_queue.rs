@@ -26,7 +26,7 @@ use crate::wakeup::Wakeup;
 
 /// Strings (event data, ids, types, comments) the queue holds at most, plus one message:
 /// what a host that falls behind costs in memory, whatever the message capacity.
-pub(crate) const MAX_QUEUED_BYTES: usize = 4 * 1024 * 1024;
+pub(crate) const MAX_QUEUED_BYTES: usize = 1024 * 1024;
 
 /// Wakeups further apart than this make a sparse stream, where the worker yields after
 /// waking the host (see `QueueHandler::after_signal`).

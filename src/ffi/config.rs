@@ -287,7 +287,7 @@ pub unsafe extern "C" fn sse_config_set_max_event_size(
 }
 
 /// Poll mode: how many messages may wait in the queue (default 4096; 1 to 1048576, else
-/// SSE_ERROR_INVALID_ARGUMENT). Independently of it, the queue holds at most 4 MiB of event
+/// SSE_ERROR_INVALID_ARGUMENT). Independently of it, the queue holds at most 1 MiB of event
 /// data, ids and comments plus one message (so an event of any size passes). When it is
 /// full the worker stops reading the socket until the host polls; nothing is dropped.
 ///
