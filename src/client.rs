@@ -93,10 +93,7 @@ impl Client {
 
     /// Poll mode: the next message, waiting up to `timeout` (`None`: without limit).
     pub fn poll(&self, timeout: Option<Duration>) -> Result<Message, PollError> {
-        match &self.queue {
-            Some(queue) => queue.poll(timeout),
-            None => Err(PollError::WrongMode),
-        }
+        self.receiver()?.poll(timeout)
     }
 
     /// Poll mode: like [`poll`](Client::poll), but hands the message to `take` (under the
@@ -106,19 +103,18 @@ impl Client {
         timeout: Option<Duration>,
         take: impl FnOnce(BatchMessage<'_>) -> T,
     ) -> Result<T, PollError> {
-        match &self.queue {
-            Some(queue) => queue.poll_with(timeout, take),
-            None => Err(PollError::WrongMode),
-        }
+        self.receiver()?.poll_with(timeout, take)
     }
 
     /// Poll mode: waits like [`poll`](Client::poll) for at least one message, then takes
     /// every queued message at once (at most the queue capacity).
     pub fn poll_all(&self, timeout: Option<Duration>) -> Result<TakenBatches, PollError> {
-        match &self.queue {
-            Some(queue) => queue.poll_all(timeout),
-            None => Err(PollError::WrongMode),
-        }
+        self.receiver()?.poll_all(timeout)
+    }
+
+    /// Poll mode's queue; callback mode has none.
+    fn receiver(&self) -> Result<&QueueReceiver, PollError> {
+        self.queue.as_ref().ok_or(PollError::WrongMode)
     }
 
     /// Poll mode: a descriptor readable while at least one message is queued.
