@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use crate::batch::BatchMessage;
 use crate::config::Config;
-use crate::delivery::{Deliverer, Handler, PollError};
-use crate::poll_queue::{self, QueueReceiver, TakenBatches};
+use crate::delivery::{Deliverer, Handler};
+use crate::poll_queue::{self, PollError, QueueReceiver, TakenBatches};
 use crate::report::{Message, ReadyState};
 use crate::shared::Shared;
 use crate::stats::Stats;

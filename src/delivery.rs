@@ -160,17 +160,6 @@ impl Deliverer {
     }
 }
 
-/// Why a poll returned no message.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PollError {
-    /// Nothing arrived in time.
-    Timeout,
-    /// The worker has ended and the queue is drained.
-    Closed,
-    /// The client delivers through callbacks; there is no queue.
-    WrongMode,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,11 +18,23 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::batch::{BatchMessage, MessageBatch};
-use crate::delivery::{Handler, PollError};
+use crate::delivery::Handler;
 use crate::parser::Event;
 use crate::report::{ClientError, Message, ReadyState};
 use crate::text::Text;
 use crate::wakeup::Wakeup;
+
+/// Why a poll returned no message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PollError {
+    /// Nothing arrived in time.
+    Timeout,
+    /// The client is closed (by the host, or for good by the worker) and the queue is
+    /// drained.
+    Closed,
+    /// The client delivers through callbacks; there is no queue.
+    WrongMode,
+}
 
 /// Strings (event data, ids, types, comments) the queue holds at most, plus one message:
 /// what a host that falls behind costs in memory, whatever the message capacity.

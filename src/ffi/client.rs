@@ -10,8 +10,9 @@ use super::message::sse_message;
 use super::sse_result;
 use super::views::{sse_error, sse_event, sse_ready_state, OwnedErrorView};
 use crate::client::Client;
-use crate::delivery::{Handler, PollError};
+use crate::delivery::Handler;
 use crate::parser::Event;
+use crate::poll_queue::PollError;
 use crate::report::{ClientError, ReadyState};
 use crate::text::Text;
 
