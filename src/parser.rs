@@ -249,15 +249,9 @@ impl Parser {
     /// The last event ID buffer goes back to the last event ID string, so an `id` field of
     /// the dead connection that no blank line committed is forgotten (as in Chromium).
     pub fn reset_stream(&mut self) {
-        self.line.clear();
-        self.line_non_ascii = false;
-        self.data.clear();
-        self.data_non_ascii = false;
-        self.data_start = 0;
-        self.event_type.clear();
+        self.drop_partial_event();
         self.id_buffer.clone_from(&self.last_id);
         self.id_buffer_changed = false;
-        self.event_size = 0;
         self.at_stream_start = true;
         self.bom_matched = 0;
         self.cr_pending = false;
@@ -375,16 +369,21 @@ impl Parser {
     #[cold]
     fn fail(&mut self) -> TooLarge {
         self.failed = true;
+        self.drop_partial_event();
+        self.scratch.clear();
+        self.cr_pending = false;
+        self.too_large()
+    }
+
+    /// Forgets the line being read and the event not dispatched yet.
+    fn drop_partial_event(&mut self) {
         self.line.clear();
         self.line_non_ascii = false;
         self.data.clear();
         self.data_non_ascii = false;
         self.data_start = 0;
         self.event_type.clear();
-        self.scratch.clear();
         self.event_size = 0;
-        self.cr_pending = false;
-        self.too_large()
     }
 
     fn too_large(&self) -> TooLarge {
