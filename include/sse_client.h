@@ -330,6 +330,11 @@ enum sse_result sse_client_poll_batch(struct sse_client *client,
 // for poll(2), epoll or a QSocketNotifier. Do not read, write or close it: the client
 // owns it until `sse_client_free`. Returns -1 in callback mode or for NULL.
 //
+// The worker announces what it queued (makes the fd readable, wakes blocked polls) when
+// it has read every byte that has arrived so far, or sooner once a quarter of the
+// capacity is queued: one wakeup per burst, not per socket read. A poll with a zero
+// timeout may take messages a moment before they are announced.
+//
 // # Safety
 // `client` NULL or live.
 int32_t sse_client_wakeup_fd(const struct sse_client *client);

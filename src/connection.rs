@@ -4,6 +4,10 @@
 use std::time::SystemTime;
 
 use ureq::http::{header, HeaderName, HeaderValue, Method, Request, Response, Uri};
+use ureq::unversioned::resolver::DefaultResolver;
+use ureq::unversioned::transport::{
+    ConnectProxyConnector, Connector, RustlsConnector, SocksConnector,
+};
 use ureq::{Agent, Body, BodyReader};
 
 use crate::config::Config;
@@ -11,6 +15,7 @@ use crate::delivery::CloseGate;
 use crate::hooks::{RequestInfo, ResponseInfo};
 use crate::policy::{self, Ending, StatusVerdict};
 use crate::report::ErrorKind;
+use crate::transport::{BeforeWait, SocketConnector};
 use crate::{proxy, redirect, tls};
 
 const INPUT_BUFFER_SIZE: usize = 16 * 1024;
@@ -58,12 +63,13 @@ pub(crate) struct Attempt<'a> {
 }
 
 /// The agent attempts go through until a restart, which shuts it down (that is final) to
-/// interrupt the attempt in flight; the next attempt then gets a fresh one.
-pub(crate) fn agent(config: &Config) -> Agent {
+/// interrupt the attempt in flight; the next attempt then gets a fresh one. `before_wait`
+/// runs whenever a read is about to wait for the network (see `transport`).
+pub(crate) fn agent(config: &Config, before_wait: Option<BeforeWait>) -> Agent {
     let proxy = proxy::proxy_for(&config.url, &config.proxy_setting(), &|name| {
         std::env::var(name).ok()
     });
-    Agent::config_builder()
+    let agent_config = Agent::config_builder()
         // Statuses are judged here (204, 4xx, 5xx each mean something different).
         .http_status_as_error(false)
         // Redirects are followed here, by the rules of `redirect`.
@@ -84,8 +90,14 @@ pub(crate) fn agent(config: &Config) -> Agent {
         .output_buffer_size(OUTPUT_BUFFER_SIZE)
         .tls_config(config.tls.to_ureq())
         .proxy(proxy)
-        .build()
-        .new_agent()
+        .build();
+    // ureq's default chain, with our TCP connector in place of its own.
+    let connector =
+        ().chain(SocksConnector::default())
+            .chain(ConnectProxyConnector::default())
+            .chain(SocketConnector { before_wait })
+            .chain(RustlsConnector::default());
+    Agent::with_parts(agent_config, connector, DefaultResolver::default())
 }
 
 /// Runs the attempt up to an open stream or a failure.

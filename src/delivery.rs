@@ -8,6 +8,7 @@ use std::thread::{self, ThreadId};
 use crate::parser::Event;
 use crate::report::{ClientError, ReadyState};
 use crate::text::Text;
+use crate::transport::BeforeWait;
 
 /// What a host implements to receive a client's output, on the client's worker thread, one
 /// call at a time. Borrowed arguments are valid only until the call returns.
@@ -20,10 +21,20 @@ pub trait Handler: Send {
     fn on_error(&mut self, _error: &ClientError) {}
     /// Every readyState change.
     fn on_state(&mut self, _state: ReadyState) {}
-    /// The end of a batch: what was delivered since the last flush may be announced (the
-    /// poll queue signals its wakeup fd here). Called after each read's events and after
-    /// every other delivery.
+    /// What was delivered since the last flush must reach the host now (the poll queue
+    /// signals its wakeup fd here). Called after every delivery other than events, and
+    /// before the worker waits for anything but the network.
     fn flush(&mut self) {}
+    /// The end of one read's events. A handler that handed out a [`BeforeWait`] hook may
+    /// hold them back until the hook runs (the poll queue does); otherwise a flush.
+    fn end_read(&mut self) {
+        self.flush();
+    }
+    /// A hook for the worker to run before it waits for the network (see `transport`),
+    /// if this handler wants one.
+    fn before_wait(&mut self) -> Option<BeforeWait> {
+        None
+    }
     /// Whether the host sees each event during `on_event` (callbacks), rather than at the
     /// next flush (a queue). The worker then publishes the last event ID before every
     /// event instead of once per batch, so the host can rely on it from any thread.
@@ -120,9 +131,19 @@ impl Deliverer {
         self.handler.hands_over_each_event()
     }
 
-    /// After a batch delivered with the gate held: announce it (see [`Handler::flush`]).
-    pub fn end_batch(&mut self) {
+    /// After a read's events, delivered with the gate held (see [`Handler::end_read`]).
+    pub fn end_read(&mut self) {
+        self.handler.end_read();
+    }
+
+    /// See [`Handler::flush`].
+    pub fn flush(&mut self) {
         self.handler.flush();
+    }
+
+    /// See [`Handler::before_wait`].
+    pub fn before_wait(&mut self) -> Option<BeforeWait> {
+        self.handler.before_wait()
     }
 
     /// `event` for a worker that holds the gate ([`CloseGate::hold`]).

@@ -24,6 +24,7 @@ mod shared;
 mod stats;
 mod text;
 mod tls;
+mod transport;
 mod wakeup;
 mod worker;
 
@@ -38,6 +39,7 @@ pub use report::{ClientError, ErrorKind, Message, OwnedEvent, ReadyState};
 pub use stats::Stats;
 pub use text::Text;
 pub use tls::TrustRoots;
+pub use transport::BeforeWait;
 
 /// The library version, "MAJOR.MINOR.PATCH".
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

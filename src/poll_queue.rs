@@ -1,10 +1,19 @@
 //! Poll mode: the bounded queue between a client's worker and the host, with the wakeup fd.
 //!
 //! The worker collects what one socket read produced into a [`MessageBatch`] and queues it
-//! whole when the read's events are done ([`Handler::flush`]); the host takes one message
-//! at a time ([`QueueReceiver::poll_with`]) or everything queued at once
+//! whole when the read's events are done ([`Handler::end_read`]); the host takes one
+//! message at a time ([`QueueReceiver::poll_with`]) or everything queued at once
 //! ([`QueueReceiver::poll_all`]). One lock round trip per batch on each side, instead of a
 //! channel slot, two allocations and a counter update per event.
+//!
+//! Queued is not yet announced. Waking a host asleep in poll(2) or on the condvar costs
+//! the worker more than parsing a read's worth of events (~12 µs on the benchmark
+//! machine), so the worker announces what is queued (sets the wakeup fd, wakes waiting
+//! polls) only when it is about to wait for the network (the `BeforeWait` hook that
+//! `transport` runs), when a quarter of the capacity is queued, before it waits for room,
+//! and after anything other than events. On a busy stream one wakeup then carries
+//! everything the socket already held, instead of one per read. A host that polls without
+//! waiting may take queued messages before they are announced.
 //!
 //! Capacity counts messages, not batches: the worker never has more than `capacity`
 //! messages queued and unflushed together. It also bounds memory: the worker collects no
@@ -22,6 +31,7 @@ use crate::delivery::Handler;
 use crate::parser::Event;
 use crate::report::{ClientError, Message, ReadyState};
 use crate::text::Text;
+use crate::transport::BeforeWait;
 use crate::wakeup::Wakeup;
 
 /// Why a poll returned no message.
@@ -41,7 +51,7 @@ pub enum PollError {
 pub(crate) const MAX_QUEUED_BYTES: usize = 1024 * 1024;
 
 /// Wakeups further apart than this make a sparse stream, where the worker yields after
-/// waking the host (see `QueueHandler::after_signal`).
+/// waking the host (see `Queue::announce_locked`).
 const SPARSE_SIGNALS: Duration = Duration::from_micros(200);
 
 /// The queue both ends share.
@@ -52,7 +62,7 @@ pub(crate) struct Queue {
     filled: Condvar,
     /// Signalled when the host takes messages or closes: the worker waits on it when full.
     drained: Condvar,
-    /// Readable exactly while `queued > 0`; set and cleared under the state lock.
+    /// Readable exactly while `announced`; set and cleared under the state lock.
     wakeup: Wakeup,
     capacity: usize,
 }
@@ -64,6 +74,11 @@ struct State {
     front_taken: usize,
     /// Messages queued and not yet handed out.
     queued: usize,
+    /// The host was told that messages are queued (the wakeup fd is set), and has not
+    /// taken them all since.
+    announced: bool,
+    /// When the host was last told (see `Queue::announce_locked`).
+    last_announced: Option<Instant>,
     /// String bytes of the queued batches (a batch's count as long as it is queued).
     queued_bytes: usize,
     /// The host closed the client: nothing new will be queued, waits end.
@@ -132,7 +147,7 @@ pub(crate) fn queue(capacity: usize) -> std::io::Result<(QueueHandler, QueueRece
         QueueHandler {
             room: queue.capacity,
             byte_room: MAX_QUEUED_BYTES,
-            last_signal: None,
+            announce_before_wait: false,
             queue: queue.clone(),
             pending: MessageBatch::default(),
         },
@@ -152,6 +167,60 @@ impl Queue {
         self.filled.notify_all();
         self.drained.notify_all();
     }
+
+    /// Queues `batch`, and tells the host about everything queued when `announce` or when
+    /// a quarter of the capacity (or of the byte bound) is queued, so that the host works
+    /// on one part while the worker parses the next. Returns the room left (see
+    /// [`State::room`]).
+    fn push(&self, batch: MessageBatch, announce: bool) -> (usize, usize) {
+        let mut state = self.lock();
+        state.queued += batch.len();
+        state.queued_bytes += batch.string_bytes();
+        state.batches.push_back(batch);
+        let room = state.room(self.capacity);
+        if announce
+            || state.queued >= self.capacity / 4
+            || state.queued_bytes >= MAX_QUEUED_BYTES / 4
+        {
+            self.announce_locked(state);
+        }
+        room
+    }
+
+    /// Tells the host about what is queued (the worker's `BeforeWait` hook).
+    pub fn announce(&self) {
+        self.announce_locked(self.lock());
+    }
+
+    /// Sets the wakeup fd and wakes polls waiting on the condvar, unless nothing is queued
+    /// or the host was already told.
+    ///
+    /// Then, on a sparse stream, yields the CPU: the host just woken is often queued on
+    /// this very CPU, behind this thread, and yielding lets it run now. On the 2-core
+    /// benchmark machine poll mode's latency p50 went from ~37 to ~23 µs (the benchmark's
+    /// latency section shows the handoff with and without it). On a dense stream it would
+    /// hand the host each read's batch on its own, and the extra wakeups cost more than
+    /// the latency gained (1 KiB events: about a third more CPU).
+    fn announce_locked(&self, mut state: MutexGuard<'_, State>) {
+        if state.announced || state.queued == 0 {
+            return;
+        }
+        state.announced = true;
+        self.wakeup.set();
+        let wake_polls = state.hosts_waiting > 0;
+        let now = Instant::now();
+        let sparse = state
+            .last_announced
+            .is_none_or(|last| now.duration_since(last) > SPARSE_SIGNALS);
+        state.last_announced = Some(now);
+        drop(state);
+        if wake_polls {
+            self.filled.notify_all();
+        }
+        if sparse {
+            std::thread::yield_now();
+        }
+    }
 }
 
 /// The worker's end: a [`Handler`] that collects messages and queues them per batch.
@@ -164,8 +233,9 @@ pub(crate) struct QueueHandler {
     room: usize,
     /// The same for string bytes.
     byte_room: usize,
-    /// When the wakeup fd was last set (see `after_signal`).
-    last_signal: Option<Instant>,
+    /// Whether a read's messages may wait for the `BeforeWait` hook to be announced: once
+    /// the worker has taken the hook (see [`Handler::before_wait`]).
+    announce_before_wait: bool,
 }
 
 impl QueueHandler {
@@ -194,21 +264,17 @@ impl QueueHandler {
 }
 
 impl QueueHandler {
-    /// After waking the host: on a sparse stream, yield the CPU. The host just woken is
-    /// often queued on this very CPU, behind this thread, and yielding lets it run now: on
-    /// the 2-core benchmark machine poll mode's latency p50 went from ~37 to ~23 µs (the
-    /// benchmark's latency section shows the handoff with and without it). On a dense
-    /// stream it would hand the host each read's batch on its own, and the extra wakeups
-    /// cost more than the latency gained (1 KiB events: about a third more CPU).
-    fn after_signal(&mut self) {
-        let now = Instant::now();
-        let sparse = self
-            .last_signal
-            .is_none_or(|last| now.duration_since(last) > SPARSE_SIGNALS);
-        self.last_signal = Some(now);
-        if sparse {
-            std::thread::yield_now();
+    /// Queues what was collected, announced or not (see the module comment).
+    fn queue_pending(&mut self, announce: bool) {
+        if self.pending.is_empty() {
+            if announce {
+                self.queue.announce();
+            }
+            return;
         }
+        let next = MessageBatch::sized_like(&self.pending);
+        let batch = std::mem::replace(&mut self.pending, next);
+        (self.room, self.byte_room) = self.queue.push(batch, announce);
     }
 }
 
@@ -219,30 +285,17 @@ impl Handler for QueueHandler {
     }
 
     fn flush(&mut self) {
-        if self.pending.is_empty() {
-            return;
-        }
-        let next = MessageBatch::sized_like(&self.pending);
-        let batch = std::mem::replace(&mut self.pending, next);
-        let count = batch.len();
-        let bytes = batch.string_bytes();
-        let mut state = self.queue.lock();
-        state.batches.push_back(batch);
-        if state.queued == 0 {
-            self.queue.wakeup.set();
-        }
-        state.queued += count;
-        state.queued_bytes += bytes;
-        (self.room, self.byte_room) = state.room(self.queue.capacity);
-        let wake = state.hosts_waiting > 0;
-        let signalled = state.queued == count; // empty -> non-empty: the fd was set
-        drop(state);
-        if wake {
-            self.queue.filled.notify_all();
-        }
-        if signalled {
-            self.after_signal();
-        }
+        self.queue_pending(true);
+    }
+
+    fn end_read(&mut self) {
+        self.queue_pending(!self.announce_before_wait);
+    }
+
+    fn before_wait(&mut self) -> Option<BeforeWait> {
+        self.announce_before_wait = true;
+        let queue = self.queue.clone();
+        Some(BeforeWait::new(move || queue.announce()))
     }
 
     fn on_open(&mut self, http_status: u16) {
@@ -341,7 +394,8 @@ impl QueueReceiver {
 
     fn taken(&self, state: &mut State, count: usize) {
         state.queued -= count;
-        if state.queued == 0 {
+        if state.queued == 0 && state.announced {
+            state.announced = false;
             self.queue.wakeup.clear();
         }
         if state.worker_waiting {
@@ -425,6 +479,83 @@ mod tests {
         receiver.poll(None).unwrap();
         assert!(!readable(&receiver));
         assert_eq!(receiver.poll(Some(Duration::ZERO)), Err(PollError::Timeout));
+    }
+
+    #[test]
+    fn with_the_hook_taken_a_read_is_announced_when_the_worker_would_wait() {
+        let (mut handler, receiver) = queue(64).unwrap();
+        let before_wait = handler.before_wait().expect("the queue wants the hook");
+        states(3, &mut handler);
+        handler.end_read();
+        assert!(!readable(&receiver), "queued, not yet announced");
+        // A host that polls without waiting may take it early.
+        assert_eq!(
+            receiver.poll(Some(Duration::ZERO)),
+            Ok(Message::State(ReadyState::Open))
+        );
+        before_wait.run();
+        assert!(readable(&receiver), "announced: two messages are queued");
+        assert_eq!(receiver.poll_all(None).unwrap().len(), 2);
+        assert!(!readable(&receiver));
+        before_wait.run();
+        assert!(!readable(&receiver), "nothing queued, nothing announced");
+    }
+
+    #[test]
+    fn without_the_hook_every_read_is_announced() {
+        let (mut handler, receiver) = queue(64).unwrap();
+        states(1, &mut handler);
+        handler.end_read();
+        assert!(readable(&receiver));
+    }
+
+    #[test]
+    fn a_quarter_of_the_capacity_is_announced_without_waiting_for_the_hook() {
+        let (mut handler, receiver) = queue(8).unwrap();
+        let _before_wait = handler.before_wait();
+        states(1, &mut handler);
+        handler.end_read();
+        assert!(!readable(&receiver));
+        states(1, &mut handler);
+        handler.end_read();
+        assert!(readable(&receiver), "2 of 8 queued");
+    }
+
+    #[test]
+    fn any_other_delivery_is_announced_at_once() {
+        let (mut handler, receiver) = queue(64).unwrap();
+        let _before_wait = handler.before_wait();
+        states(1, &mut handler);
+        handler.end_read();
+        handler.on_state(ReadyState::Connecting);
+        handler.flush();
+        assert!(readable(&receiver));
+        assert_eq!(receiver.poll_all(None).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_poll_waiting_for_messages_wakes_when_they_are_announced() {
+        let (mut handler, receiver) = queue(64).unwrap();
+        let before_wait = handler.before_wait().unwrap();
+        let (sender, polled) = std::sync::mpsc::channel();
+        let host = std::thread::spawn(move || {
+            sender
+                .send(receiver.poll(Some(Duration::from_secs(10))))
+                .unwrap();
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        states(1, &mut handler);
+        handler.end_read();
+        assert!(
+            polled.recv_timeout(Duration::from_millis(200)).is_err(),
+            "the waiting poll was woken before the announcement"
+        );
+        before_wait.run();
+        assert_eq!(
+            polled.recv_timeout(Duration::from_secs(10)).unwrap(),
+            Ok(Message::State(ReadyState::Open))
+        );
+        host.join().unwrap();
     }
 
     #[test]

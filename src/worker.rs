@@ -184,7 +184,7 @@ impl Worker {
         self.shared.stats.attempt_started();
         let agent = self
             .agent
-            .get_or_insert_with(|| connection::agent(&self.config))
+            .get_or_insert_with(|| connection::agent(&self.config, self.deliverer.before_wait()))
             .clone();
         if !self.shared.install_agent(&agent) {
             return Outcome::Closed;
@@ -208,6 +208,8 @@ impl Worker {
             Ok(stream) => {
                 self.shared.stats.opened();
                 let outcome = self.read_stream(stream);
+                // What the last reads queued reaches a poll-mode host now, whatever comes.
+                self.deliverer.flush();
                 self.shared.stats.stream_ended();
                 // The stream may also end quietly (EOF) when the host interrupts it.
                 self.interrupted().unwrap_or(outcome)
@@ -249,7 +251,7 @@ impl Worker {
                         // Before the batch is announced: a poll-mode host must not see
                         // an event whose id sse_client_last_event_id does not show yet.
                         sink.sync_last_event_id(self.parser.last_event_id());
-                        sink.deliverer.end_batch();
+                        sink.deliverer.end_read();
                         fed
                     };
                     sink.publish_counts(n);

@@ -83,6 +83,41 @@ fn wakeup_fd_becomes_readable_again_for_later_messages() {
     assert!(!fd_readable(fd, ms(50)));
 }
 
+/// The worker queues a read's events and announces them when it is about to wait for the
+/// network. Here the socket still holds bytes after the event (the chunk's closing CRLF,
+/// sent later than its data), but they make no body bytes, so the next read waits: the
+/// event must be announced before it does, not when the next chunk comes.
+#[test]
+fn an_event_is_announced_before_the_worker_waits_for_the_rest_of_its_chunk() {
+    let first = "data: early\n\n";
+    let server = Server::always(
+        Script::new()
+            .send(ok_stream_chunked())
+            .send(format!("{:x}\r\n{first}", first.len()))
+            .sleep(ms(20))
+            .send("\r\n")
+            .sleep(ms(3000))
+            .send(chunk("data: late\n\n"))
+            .hold_open(),
+    );
+    let client = Client::open_polled(&fast_config(&server.url("/"))).unwrap();
+    let fd = client.wakeup_fd().unwrap();
+    assert_eq!(poll_record(&client), Record::Open(200));
+    assert_eq!(poll_record(&client), Record::State(ReadyState::Open));
+    let started = Instant::now();
+    assert!(fd_readable(fd, TIMEOUT), "the event was never announced");
+    assert!(
+        started.elapsed() < ms(2000),
+        "the event was announced only with the next chunk, after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        client.poll(Some(Duration::ZERO)).map(Record::from_message),
+        Ok(Record::Event(Ev::message("early", "")))
+    );
+    assert_eq!(poll_record(&client), Record::Event(Ev::message("late", "")));
+}
+
 #[test]
 fn poll_times_out_when_nothing_is_queued() {
     let server = Server::always(Script::silent());

@@ -11,6 +11,7 @@ mod support;
 mod proxy_server;
 
 use std::ffi::{CStr, CString};
+use std::time::Duration;
 
 use proxy_server::{ProxyServer, SocksAddress};
 use sse_client::{Client, Config, ConfigError, ErrorKind, ReadyState};
@@ -23,6 +24,23 @@ fn receive_hello(config: &Config) {
     log.expect_opened();
     log.expect_event(Ev::message("hello", ""));
     client.close();
+}
+
+/// The same in poll mode. The origin holds the stream open after the event, and the
+/// worker cannot tell whether a read through a SOCKS proxy would wait: it must announce
+/// the event anyway.
+fn poll_hello(config: &Config) {
+    let client = Client::open_polled(config).unwrap();
+    let fd = client.wakeup_fd().unwrap();
+    let mut polled = Vec::new();
+    while polled.len() < 3 {
+        // The fd, not a poll: a poll may take queued messages not yet announced.
+        assert!(fd_readable(fd, TIMEOUT), "not announced after {polled:?}");
+        while let Ok(message) = client.poll(Some(Duration::ZERO)) {
+            polled.push(Record::from_message(message));
+        }
+    }
+    assert_eq!(polled[2], Record::Event(Ev::message("hello", "")));
 }
 
 fn hello_server() -> Server {
@@ -81,6 +99,24 @@ fn explicit_socks5_proxy_carries_the_stream() {
     assert_eq!(requests[0].socks_address, Some(SocksAddress::Ipv4));
     assert_eq!(requests[0].socks_credentials, None);
     assert_eq!(origin.wait_for_requests(1, TIMEOUT)[0].path, "/events");
+}
+
+#[test]
+fn polled_streams_through_either_proxy_hand_over_each_event() {
+    for proxy in [ProxyServer::socks5(), ProxyServer::http()] {
+        // The event comes after the host has taken the open and state messages and waits.
+        let origin = Server::always(
+            Script::new()
+                .send(ok_stream())
+                .sleep(ms(300))
+                .send(events(&["hello"]))
+                .hold_open(),
+        );
+        let mut config = fast_config(&origin.url("/events"));
+        config.set_proxy(Some(&proxy.url())).unwrap();
+        poll_hello(&config);
+        assert_eq!(proxy.wait_for_requests(1, TIMEOUT).len(), 1);
+    }
 }
 
 #[test]

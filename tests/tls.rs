@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
-use sse_client::{Client, ClientError, Config, ConfigError, ErrorKind, TrustRoots};
+use sse_client::{Client, ClientError, Config, ConfigError, ErrorKind, ReadyState, TrustRoots};
 use support::*;
 use tls_server::*;
 
@@ -57,6 +57,30 @@ fn expect_events(config: &Config) {
     log.expect_event(Ev::message("one", ""));
     log.expect_event(Ev::message("two", "2"));
     drop(client);
+}
+
+/// The same in poll mode: the server holds the connection open after [`BODY`], so the
+/// events reach the host only if the worker announces them before it waits for more.
+fn expect_events_polled(config: &Config) {
+    let client = Client::open_polled(config).unwrap();
+    let fd = client.wakeup_fd().unwrap();
+    let mut polled = Vec::new();
+    while polled.len() < 4 {
+        // The fd, not a poll: a poll may take queued messages not yet announced.
+        assert!(fd_readable(fd, TIMEOUT), "not announced after {polled:?}");
+        while let Ok(message) = client.poll(Some(Duration::ZERO)) {
+            polled.push(Record::from_message(message));
+        }
+    }
+    assert_eq!(
+        polled,
+        [
+            Record::Open(200),
+            Record::State(ReadyState::Open),
+            Record::Event(Ev::message("one", "")),
+            Record::Event(Ev::message("two", "2")),
+        ]
+    );
 }
 
 fn invalid_argument(result: Result<(), ConfigError>) -> String {
@@ -110,6 +134,24 @@ fn bundled_roots_reject_a_server_signed_by_a_private_ca_as_unknown_issuer() {
         "{error:?}"
     );
     assert!(deployment.server.requests().is_empty());
+}
+
+#[test]
+fn a_polled_stream_over_tls_announces_each_event_while_the_server_holds_it_open() {
+    let _env = environment_unchanged();
+    let ca = TestCa::new("sse_client test CA");
+    let server_cert = ca.server(&["localhost", "127.0.0.1"]);
+    let files = TempDir::new("polled");
+    let ca_file = files.write("ca.pem", ca.pem());
+    // The events come after the host has taken the open and state messages and waits.
+    let server = TlsServer::start(
+        server_config(&server_cert, None),
+        "",
+        AfterBody::SendLater(Duration::from_millis(300), BODY),
+    );
+    let mut config = https_config(&server.url("/events"));
+    config.add_ca_file(&ca_file).unwrap();
+    expect_events_polled(&config);
 }
 
 #[test]

@@ -175,6 +175,8 @@ pub enum AfterBody {
     Hold,
     /// Ends the stream (close_notify, then FIN).
     Close,
+    /// Waits, sends these bytes, then holds the stream open like `Hold`.
+    SendLater(Duration, &'static str),
 }
 
 #[derive(Default)]
@@ -360,8 +362,14 @@ fn serve(
     if stream.write_all(body).is_err() || stream.flush().is_err() {
         return;
     }
+    if let AfterBody::SendLater(pause, more) = after {
+        thread::sleep(pause);
+        if stream.write_all(more.as_bytes()).is_err() || stream.flush().is_err() {
+            return;
+        }
+    }
     match after {
-        AfterBody::Hold => {
+        AfterBody::Hold | AfterBody::SendLater(..) => {
             // Until the client leaves or the server stops.
             while !state.shutdown.load(Ordering::SeqCst) {
                 match stream.read(&mut buf) {
