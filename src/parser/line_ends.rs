@@ -6,16 +6,8 @@
 //! `memchr2` set-up per line, and the same pass tells the parser which lines are pure ASCII
 //! (those need no UTF-8 validation).
 //!
-//! Blocks are scanned ahead, up to eight at a time, into a small queue; taking the next
-//! block from it is inlined into the parser's loop.
-//!
 //! The scanner reports every CR and every LF; it knows nothing of CRLF. The parser, which
 //! sees a CR followed by a LF, pops that LF as part of the same line end.
-
-/// Blocks scanned per call of the out-of-line scanner: the masks of up to this many blocks
-/// are computed in one go, so a call and a CPU-feature lookup are paid per 512 bytes
-/// rather than per 64 (multi-line events have a line end in almost every block).
-const QUEUED_BLOCKS: usize = 8;
 
 /// The CR and LF positions of a slice, in order, each with whether the bytes since the
 /// previous one (or since the start) hold a non-ASCII byte.
@@ -23,7 +15,7 @@ pub(super) struct LineEnds<'a> {
     bytes: &'a [u8],
     /// The position of bit 0 of the current block.
     base: usize,
-    /// Where the first block not scanned yet starts (`bytes.len()` once all are).
+    /// Where the next block starts (`bytes.len()` once everything is scanned).
     next: usize,
     /// CR and LF positions in the current block that have not been returned yet.
     ends: u64,
@@ -31,16 +23,9 @@ pub(super) struct LineEnds<'a> {
     high: u64,
     /// A block before the current one had a non-ASCII byte after the last returned line end.
     high_before: bool,
-    /// Masks (ends, high) of blocks scanned ahead: `queued[taken..count]` are still to
-    /// come, the first of them starting at `queued_base`.
-    queued: [(u64, u64); QUEUED_BLOCKS],
-    taken: usize,
-    count: usize,
-    queued_base: usize,
 }
 
 impl<'a> LineEnds<'a> {
-    #[inline(always)]
     pub(super) fn new(bytes: &'a [u8]) -> LineEnds<'a> {
         let mut scanner = LineEnds {
             bytes,
@@ -49,21 +34,8 @@ impl<'a> LineEnds<'a> {
             ends: 0,
             high: 0,
             high_before: false,
-            queued: [(0, 0); QUEUED_BLOCKS],
-            taken: 0,
-            count: 0,
-            queued_base: 0,
         };
-        if bytes.len() < 64 {
-            // A tiny feed (a server writing small chunks): one padded block, no queue.
-            if !bytes.is_empty() {
-                (scanner.ends, scanner.high) = tail_masks(bytes, 0);
-                scanner.next = bytes.len();
-            }
-        } else {
-            scanner.scan_ahead();
-            scanner.take_block();
-        }
+        scanner.load_block();
         scanner
     }
 
@@ -71,7 +43,7 @@ impl<'a> LineEnds<'a> {
     /// previous line end returned (or the start of the slice) and it.
     #[inline(always)]
     pub(super) fn next_end(&mut self) -> Option<(usize, bool)> {
-        if self.ends == 0 && !self.next_block_with_an_end() {
+        if self.ends == 0 && !self.refill() {
             return None;
         }
         let bit = self.ends.trailing_zeros();
@@ -95,130 +67,61 @@ impl<'a> LineEnds<'a> {
         self.high_before | (self.high != 0)
     }
 
-    /// Moves on to the next block that has a line end (true), or to the end of the slice
-    /// (false). Taking a queued block is a few instructions; scanning is out of line.
-    #[inline(always)]
-    fn next_block_with_an_end(&mut self) -> bool {
-        loop {
-            if self.taken == self.count && (self.next == self.bytes.len() || !self.scan_ahead()) {
-                return false;
-            }
-            self.take_block();
-            if self.ends != 0 {
-                return true;
-            }
-        }
-    }
-
-    /// Makes the next queued block the current one.
-    #[inline(always)]
-    fn take_block(&mut self) {
-        self.high_before |= self.high != 0;
-        let (ends, high) = self.queued[self.taken];
-        self.base = self.queued_base + 64 * self.taken;
-        self.taken += 1;
-        self.ends = ends;
-        self.high = high;
-    }
-
-    /// Queues the masks of the blocks from `self.next` on; false when there are none.
-    ///
-    /// The queue ends early after a block without a line end: that may be the start of a
-    /// long line (a 1 KiB or 1 MiB event), whose other blocks the next call skips with the
-    /// cheaper test, as it does when the last block queued had no line end.
+    /// Scans blocks until one has a line end (true) or the slice is exhausted (false).
+    /// Out of line: once per block, while popping a line end is a few instructions.
     #[inline(never)]
-    fn scan_ahead(&mut self) -> bool {
-        let len = self.bytes.len();
-        if self.next == len {
+    fn refill(&mut self) -> bool {
+        if self.next == self.bytes.len() {
             return false;
         }
-        let in_long_line = self.count > 0 && self.queued[self.count - 1].0 == 0;
-        if in_long_line {
+        self.high_before |= self.high != 0;
+        self.load_block();
+        while self.ends == 0 {
+            // A whole block without a line end: a long line. Skip the blocks that have none
+            // either with the cheaper test, then take the masks of the one that has.
+            if self.next == self.bytes.len() {
+                return false;
+            }
+            self.high_before |= self.high != 0;
+            self.high = 0;
             let (at, high) = skip_plain_blocks(self.bytes, self.next);
             self.high_before |= high;
             self.next = at;
-            if at == len {
+            if at == self.bytes.len() {
                 return false;
             }
+            self.load_block();
         }
-        let start = self.next;
-        let whole = ((len - start) / 64).min(QUEUED_BLOCKS);
-        let mut count = scan_blocks(&self.bytes[start..start + 64 * whole], &mut self.queued);
-        self.next = start + 64 * count;
-        if count == whole && whole < QUEUED_BLOCKS && self.next < len {
-            self.queued[count] = tail_masks(self.bytes, self.next);
-            count += 1;
-            self.next = len;
-        }
-        self.queued_base = start;
-        self.taken = 0;
-        self.count = count;
         true
     }
-}
 
-/// The masks of the last, partial block of `bytes`, the one starting at `start`.
-#[inline(always)]
-fn tail_masks(bytes: &[u8], start: usize) -> (u64, u64) {
-    let len = bytes.len();
-    if len >= 64 {
-        // The last 64 bytes, without those already scanned.
-        let shift = 64 - (len - start);
-        let (ends, high) = block_masks(bytes[len - 64..].try_into().unwrap());
-        (ends >> shift, high >> shift)
-    } else {
-        // A short slice (tiny feeds): padded with zeros, which are neither line ends nor
-        // non-ASCII.
-        let mut block = [0u8; 64];
-        block[..len - start].copy_from_slice(&bytes[start..]);
-        block_masks(&block)
+    /// Scans the block at `self.next` (there is one: `next < bytes.len()`, or the slice is
+    /// empty and this is the constructor's call).
+    #[inline(always)]
+    fn load_block(&mut self) {
+        let len = self.bytes.len();
+        let start = self.next;
+        let (ends, high) = if len - start >= 64 {
+            self.next = start + 64;
+            block_masks(self.bytes[start..start + 64].try_into().unwrap())
+        } else if len >= 64 {
+            // The tail of a long slice: the last 64 bytes, without those already scanned.
+            let shift = 64 - (len - start);
+            self.next = len;
+            let (ends, high) = block_masks(self.bytes[len - 64..].try_into().unwrap());
+            (ends >> shift, high >> shift)
+        } else {
+            // A short slice (tiny feeds): padded with zeros, which are neither line ends
+            // nor non-ASCII.
+            let mut block = [0u8; 64];
+            block[..len - start].copy_from_slice(&self.bytes[start..]);
+            self.next = len;
+            block_masks(&block)
+        };
+        self.base = start;
+        self.ends = ends;
+        self.high = high;
     }
-}
-
-/// The masks of the whole 64-byte blocks of `blocks` (at most `QUEUED_BLOCKS` of them),
-/// into `out` in order, up to and including the first block without a line end; returns
-/// how many. With AVX2 when the CPU has it, in one call for all of them.
-#[cfg(target_arch = "x86_64")]
-fn scan_blocks(blocks: &[u8], out: &mut [(u64, u64); QUEUED_BLOCKS]) -> usize {
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: AVX2 is available, as just checked.
-        unsafe { scan_blocks_avx2(blocks, out) }
-    } else {
-        scan_blocks_with(blocks, out, block_masks_sse2)
-    }
-}
-
-/// [`scan_blocks`] with [`block_masks_avx2`] inlined.
-///
-/// # Safety
-/// The CPU must support AVX2.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn scan_blocks_avx2(blocks: &[u8], out: &mut [(u64, u64); QUEUED_BLOCKS]) -> usize {
-    // SAFETY: AVX2 is enabled for this function, as the caller checked.
-    scan_blocks_with(blocks, out, |block| unsafe { block_masks_avx2(block) })
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn scan_blocks(blocks: &[u8], out: &mut [(u64, u64); QUEUED_BLOCKS]) -> usize {
-    scan_blocks_with(blocks, out, block_masks)
-}
-
-#[inline(always)]
-fn scan_blocks_with(
-    blocks: &[u8],
-    out: &mut [(u64, u64); QUEUED_BLOCKS],
-    block_masks: impl Fn(&[u8; 64]) -> (u64, u64),
-) -> usize {
-    let mut count = 0;
-    for (slot, block) in out.iter_mut().zip(blocks.chunks_exact(64)) {
-        *slot = block_masks(block.try_into().unwrap());
-        count += 1;
-        if slot.0 == 0 {
-            break;
-        }
-    }
-    count
 }
 
 /// From `at`, skips whole 64-byte blocks without CR or LF; returns where the first block
@@ -574,8 +477,8 @@ mod tests {
     }
 
     /// Long inputs whose lines run from empty to many blocks long, so that the scanner
-    /// queues blocks, runs out of its queue mid-line, stops a queue early at a block
-    /// without a line end and skips the rest of a long line, in every combination.
+    /// moves block by block, skips the blocks of long lines and stops at the block with
+    /// the next line end, in every combination, with non-ASCII bytes anywhere.
     #[test]
     fn matches_a_byte_loop_on_long_inputs_with_lines_of_any_length() {
         let mut state = 0x9E37_79B9_7F4A_7C15u64;
