@@ -11,7 +11,6 @@ mod support;
 mod proxy_server;
 
 use std::ffi::{CStr, CString};
-use std::time::Duration;
 
 use proxy_server::{ProxyServer, SocksAddress};
 use sse_client::{Client, Config, ConfigError, ErrorKind, ReadyState};
@@ -31,15 +30,7 @@ fn receive_hello(config: &Config) {
 /// the event anyway.
 fn poll_hello(config: &Config) {
     let client = Client::open_polled(config).unwrap();
-    let fd = client.wakeup_fd().unwrap();
-    let mut polled = Vec::new();
-    while polled.len() < 3 {
-        // The fd, not a poll: a poll may take queued messages not yet announced.
-        assert!(fd_readable(fd, TIMEOUT), "not announced after {polled:?}");
-        while let Ok(message) = client.poll(Some(Duration::ZERO)) {
-            polled.push(Record::from_message(message));
-        }
-    }
+    let polled = poll_announced(&client, 3);
     assert_eq!(polled[2], Record::Event(Ev::message("hello", "")));
 }
 

@@ -63,17 +63,8 @@ fn expect_events(config: &Config) {
 /// events reach the host only if the worker announces them before it waits for more.
 fn expect_events_polled(config: &Config) {
     let client = Client::open_polled(config).unwrap();
-    let fd = client.wakeup_fd().unwrap();
-    let mut polled = Vec::new();
-    while polled.len() < 4 {
-        // The fd, not a poll: a poll may take queued messages not yet announced.
-        assert!(fd_readable(fd, TIMEOUT), "not announced after {polled:?}");
-        while let Ok(message) = client.poll(Some(Duration::ZERO)) {
-            polled.push(Record::from_message(message));
-        }
-    }
     assert_eq!(
-        polled,
+        poll_announced(&client, 4),
         [
             Record::Open(200),
             Record::State(ReadyState::Open),

@@ -14,7 +14,9 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use sse_client::{ClientError, Config, ErrorKind, Event, Handler, Message, ReadyState, Text};
+use sse_client::{
+    Client, ClientError, Config, ErrorKind, Event, Handler, Message, ReadyState, Text,
+};
 
 /// The default bound of every "wait for something that should happen" in the tests.
 pub const TIMEOUT: Duration = Duration::from_secs(5);
@@ -1055,6 +1057,21 @@ pub fn fd_readable(fd: std::os::fd::RawFd, timeout: Duration) -> bool {
     // SAFETY: one valid pollfd.
     let n = unsafe { libc::poll(&mut pfd, 1, timeout.as_millis() as libc::c_int) };
     n == 1 && pfd.revents & libc::POLLIN != 0
+}
+
+/// The first `count` messages of a poll-mode client, taken only when its wakeup fd says
+/// they were announced (a poll may take queued messages before that): fails when the fd
+/// stays quiet for [`TIMEOUT`] while messages are due.
+pub fn poll_announced(client: &Client, count: usize) -> Vec<Record> {
+    let fd = client.wakeup_fd().expect("a poll-mode client");
+    let mut polled = Vec::new();
+    while polled.len() < count {
+        assert!(fd_readable(fd, TIMEOUT), "not announced after {polled:?}");
+        while let Ok(message) = client.poll(Some(Duration::ZERO)) {
+            polled.push(Record::from_message(message));
+        }
+    }
+    polled
 }
 
 /// `data: <line>\n\n` for each line.
