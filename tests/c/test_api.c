@@ -262,7 +262,7 @@ static void *server_main(void *arg)
 }
 
 /* Starts a server that answers its i-th connection with steps[i]. */
-static int server_start(server_t *s, const step_t *steps, int nsteps)
+static int server_listen(server_t *s, const step_t *steps, int nsteps)
 {
     struct sockaddr_in addr;
     socklen_t len = sizeof addr;
@@ -285,6 +285,14 @@ static int server_start(server_t *s, const step_t *steps, int nsteps)
     snprintf(s->url, sizeof s->url, "http://127.0.0.1:%u/stream", (unsigned)s->port);
     if (pthread_create(&s->thread, NULL, server_main, s) != 0) return -1;
     return 0;
+}
+
+/* Starts the scripted server; 0 on success, else -1 with the failure already counted. */
+static int server_start(server_t *s, const step_t *steps, int nsteps)
+{
+    if (server_listen(s, steps, nsteps) == 0) return 0;
+    check(0, "start the loopback server: %s", strerror(errno));
+    return -1;
 }
 
 static void server_stop(server_t *s)
@@ -541,51 +549,22 @@ static sse_callbacks callbacks_for(rec_t *r)
     return cb;
 }
 
-/* Field readers under the recorder's lock. */
-static int rec_nevents(rec_t *r)
-{
-    int n;
-    pthread_mutex_lock(&r->mu);
-    n = r->nevents;
-    pthread_mutex_unlock(&r->mu);
-    return n;
-}
-
-static int rec_total(rec_t *r)
-{
-    int n;
-    pthread_mutex_lock(&r->mu);
-    n = r->total;
-    pthread_mutex_unlock(&r->mu);
-    return n;
-}
-
-static int rec_nstates(rec_t *r)
-{
-    int n;
-    pthread_mutex_lock(&r->mu);
-    n = r->nstates;
-    pthread_mutex_unlock(&r->mu);
-    return n;
-}
-
-static int rec_nticks(rec_t *r)
-{
-    int n;
-    pthread_mutex_lock(&r->mu);
-    n = r->nticks;
-    pthread_mutex_unlock(&r->mu);
-    return n;
-}
-
-static int rec_closed_in_callback(rec_t *r)
-{
-    int n;
-    pthread_mutex_lock(&r->mu);
-    n = r->closed_in_callback;
-    pthread_mutex_unlock(&r->mu);
-    return n;
-}
+/* Field readers under the recorder's lock: static int rec_<field>(rec_t *r). */
+#define REC_READER(field)                  \
+    static int rec_##field(rec_t *r)       \
+    {                                      \
+        int n;                             \
+        pthread_mutex_lock(&r->mu);        \
+        n = r->field;                      \
+        pthread_mutex_unlock(&r->mu);      \
+        return n;                          \
+    }
+REC_READER(nevents)
+REC_READER(total)
+REC_READER(nstates)
+REC_READER(nticks)
+REC_READER(closed_in_callback)
+REC_READER(ncomments)
 
 /* Waits until reader(r) >= want or the deadline; returns whether it got there. */
 static int wait_for(rec_t *r, int (*reader)(rec_t *), int want)
@@ -898,10 +877,7 @@ static void test_callback_mode(void)
     steps[1].body_len = sizeof body2 - 1;
     steps[1].hold_open = 1;
     steps[1].trickle = 1;
-    if (server_start(&srv, steps, 2) != 0) {
-        check(0, "start the loopback server: %s", strerror(errno));
-        return;
-    }
+    if (server_start(&srv, steps, 2) != 0) return;
     rec_init(&rec);
     cb = callbacks_for(&rec);
     cfg = fast_config(srv.url);
@@ -1048,10 +1024,7 @@ static void test_close_in_callback(void)
     step.body_len = sizeof body - 1;
     step.hold_open = 1;
     step.trickle = 1;
-    if (server_start(&srv, &step, 1) != 0) {
-        check(0, "start the loopback server: %s", strerror(errno));
-        return;
-    }
+    if (server_start(&srv, &step, 1) != 0) return;
     rec_init(&rec);
     rec.close_on_event = 1;
     cb = callbacks_for(&rec);
@@ -1101,10 +1074,7 @@ static void run_fatal(const char *title, const step_t *step, const char *method,
 
     req[0] = '\0';
     section(title);
-    if (server_start(&srv, step, 1) != 0) {
-        check(0, "start the loopback server: %s", strerror(errno));
-        return;
-    }
+    if (server_start(&srv, step, 1) != 0) return;
     rec_init(&rec);
     cb = callbacks_for(&rec);
     cfg = fast_config(srv.url);
@@ -1214,10 +1184,7 @@ static void test_poll_mode(void)
     step.body_len = sizeof body - 1;
     step.delay_ms = 300; /* so the client is still CONNECTING right after open */
     step.hold_open = 1;
-    if (server_start(&srv, &step, 1) != 0) {
-        check(0, "start the loopback server: %s", strerror(errno));
-        return;
-    }
+    if (server_start(&srv, &step, 1) != 0) return;
     cfg = fast_config(srv.url);
     if (cfg == NULL) goto out_server;
     check_result(sse_config_set_last_event_id(cfg, "start-0"), SSE_OK, "sse_config_set_last_event_id(\"start-0\")");
@@ -1395,10 +1362,7 @@ static void test_poll_batch(void)
     step.body = body;
     step.body_len = used;
     step.hold_open = 1;
-    if (server_start(&srv, &step, 1) != 0) {
-        check(0, "start the loopback server: %s", strerror(errno));
-        return;
-    }
+    if (server_start(&srv, &step, 1) != 0) return;
     cfg = fast_config(srv.url);
     if (cfg == NULL) goto out_server;
     check_result(sse_config_set_queue_capacity(cfg, 16), SSE_OK, "sse_config_set_queue_capacity(16)");
@@ -1610,10 +1574,7 @@ static void test_request_hook(void)
     steps[1].body = body2;
     steps[1].body_len = sizeof body2 - 1;
     steps[1].hold_open = 1;
-    if (server_start(&srv, steps, 2) != 0) {
-        check(0, "start the loopback server: %s", strerror(errno));
-        return;
-    }
+    if (server_start(&srv, steps, 2) != 0) return;
     rec_init(&rec);
     memset(&hook, 0, sizeof hook);
     pthread_mutex_init(&hook.mu, NULL);
@@ -1784,10 +1745,7 @@ static void test_response_hook(void)
     steps[1].body = body;
     steps[1].body_len = sizeof body - 1;
     steps[1].hold_open = 1;
-    if (server_start(&srv, steps, 2) != 0) {
-        check(0, "start the loopback server: %s", strerror(errno));
-        return;
-    }
+    if (server_start(&srv, steps, 2) != 0) return;
     rec_init(&rec);
     memset(&hook, 0, sizeof hook);
     pthread_mutex_init(&hook.mu, NULL);
@@ -1844,15 +1802,6 @@ out_server:
     pthread_mutex_destroy(&hook.mu);
 }
 
-static int rec_ncomments(rec_t *r)
-{
-    int n;
-    pthread_mutex_lock(&r->mu);
-    n = r->ncomments;
-    pthread_mutex_unlock(&r->mu);
-    return n;
-}
-
 static int all_zero(const uint64_t *v, size_t n)
 {
     size_t i;
@@ -1891,10 +1840,7 @@ static void test_restart_and_stats(void)
     steps[1].body = body2;
     steps[1].body_len = sizeof body2 - 1;
     steps[1].hold_open = 1;
-    if (server_start(&srv, steps, 2) != 0) {
-        check(0, "start the loopback server: %s", strerror(errno));
-        return;
-    }
+    if (server_start(&srv, steps, 2) != 0) return;
     rec_init(&rec);
     cb = callbacks_for(&rec);
     cfg = fast_config(srv.url);
@@ -1994,10 +1940,7 @@ static void test_failed_attempts(void)
     steps[3].body = body2;
     steps[3].body_len = sizeof body2 - 1;
     steps[3].hold_open = 1;
-    if (server_start(&srv, steps, 4) != 0) {
-        check(0, "start the loopback server: %s", strerror(errno));
-        return;
-    }
+    if (server_start(&srv, steps, 4) != 0) return;
     rec_init(&rec);
     cb = callbacks_for(&rec);
     cfg = fast_config(srv.url);
@@ -2048,10 +1991,7 @@ static void run_post(int allow_replay)
     steps[1].body = body;
     steps[1].body_len = sizeof body - 1;
     steps[1].hold_open = 1;
-    if (server_start(&srv, steps, 2) != 0) {
-        check(0, "start the loopback server: %s", strerror(errno));
-        return;
-    }
+    if (server_start(&srv, steps, 2) != 0) return;
     rec_init(&rec);
     cb = callbacks_for(&rec);
     cfg = fast_config(srv.url);
