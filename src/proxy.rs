@@ -434,6 +434,16 @@ mod tests {
         assert_eq!(env_proxy("https://x/", &[]), None);
     }
 
+    /// What the environment gives with all of `env`, then without its first variable,
+    /// then without its first two, and so on while two are left: the order of precedence.
+    fn assert_precedence(target: &str, env: &[(&str, &str)], expected: &[Option<&str>]) {
+        let proxies: Vec<Option<String>> = (0..env.len() - 1)
+            .map(|dropped| env_proxy(target, &env[dropped..]))
+            .collect();
+        let proxies: Vec<Option<&str>> = proxies.iter().map(Option::as_deref).collect();
+        assert_eq!(proxies, expected, "{target}");
+    }
+
     #[test]
     fn https_targets_use_https_proxy_then_all_proxy() {
         let all = [
@@ -444,22 +454,18 @@ mod tests {
             ("http_proxy", "http://plain:5"),
             ("HTTP_PROXY", "http://plain:6"),
         ];
-        let target = "https://example.com/events";
-        assert_eq!(env_proxy(target, &all).as_deref(), Some("HTTP lower:1"));
-        assert_eq!(
-            env_proxy(target, &all[1..]).as_deref(),
-            Some("HTTP upper:2")
-        );
-        assert_eq!(
-            env_proxy(target, &all[2..]).as_deref(),
-            Some("HTTP all-lower:3")
-        );
-        assert_eq!(
-            env_proxy(target, &all[3..]).as_deref(),
-            Some("HTTP all-upper:4")
-        );
         // HTTP_PROXY never applies to an https target.
-        assert_eq!(env_proxy(target, &all[4..]), None);
+        assert_precedence(
+            "https://example.com/events",
+            &all,
+            &[
+                Some("HTTP lower:1"),
+                Some("HTTP upper:2"),
+                Some("HTTP all-lower:3"),
+                Some("HTTP all-upper:4"),
+                None,
+            ],
+        );
     }
 
     #[test]
@@ -472,22 +478,18 @@ mod tests {
             ("https_proxy", "http://secure:5"),
             ("HTTPS_PROXY", "http://secure:6"),
         ];
-        let target = "http://example.com:8080/events";
-        assert_eq!(env_proxy(target, &all).as_deref(), Some("HTTP lower:1"));
-        assert_eq!(
-            env_proxy(target, &all[1..]).as_deref(),
-            Some("HTTP upper:2")
-        );
-        assert_eq!(
-            env_proxy(target, &all[2..]).as_deref(),
-            Some("SOCKS5 all-lower:3")
-        );
-        assert_eq!(
-            env_proxy(target, &all[3..]).as_deref(),
-            Some("SOCKS5h all-upper:4")
-        );
         // HTTPS_PROXY never applies to an http target.
-        assert_eq!(env_proxy(target, &all[4..]), None);
+        assert_precedence(
+            "http://example.com:8080/events",
+            &all,
+            &[
+                Some("HTTP lower:1"),
+                Some("HTTP upper:2"),
+                Some("SOCKS5 all-lower:3"),
+                Some("SOCKS5h all-upper:4"),
+                None,
+            ],
+        );
     }
 
     #[test]
