@@ -49,9 +49,7 @@ fn configured_last_event_id_is_sent_on_first_connect() {
     log.expect_opened();
     // An event without an id field carries the last event ID unchanged.
     log.expect_event(Ev::message("a", "42"));
-    log.expect_error_of(ErrorKind::StreamEnded, true);
-    log.expect(Record::State(ReadyState::Connecting));
-    log.expect_opened();
+    log.expect_reconnect_after(ErrorKind::StreamEnded);
     log.expect_event(Ev::message("b", "43"));
 
     let requests = server.wait_for_requests(2, TIMEOUT);
@@ -301,9 +299,7 @@ fn chunked_stream_delivers_events_and_its_end_reconnects() {
     log.expect_opened();
     log.expect_event(Ev::message("one", ""));
     log.expect_event(Ev::message("two", ""));
-    log.expect_error_of(ErrorKind::StreamEnded, true);
-    log.expect(Record::State(ReadyState::Connecting));
-    log.expect_opened();
+    log.expect_reconnect_after(ErrorKind::StreamEnded);
     log.expect_event(Ev::message("three", ""));
 }
 
@@ -327,9 +323,7 @@ fn truncated_chunked_stream_reconnects() {
     log.expect_opened();
     log.expect_event(Ev::message("one", ""));
     // The body ended before its announced chunk did: the connection broke.
-    log.expect_error_of(ErrorKind::Io, true);
-    log.expect(Record::State(ReadyState::Connecting));
-    log.expect_opened();
+    log.expect_reconnect_after(ErrorKind::Io);
     log.expect_event(Ev::message("two", ""));
 }
 
@@ -461,9 +455,7 @@ fn gives_up_after_max_retries_streams_that_deliver_nothing() {
     let client = Client::open(&config, recorder).unwrap();
 
     log.expect_opened();
-    log.expect_error_of(ErrorKind::StreamEnded, true);
-    log.expect(Record::State(ReadyState::Connecting));
-    log.expect_opened();
+    log.expect_reconnect_after(ErrorKind::StreamEnded);
     log.expect_error_of(ErrorKind::StreamEnded, false);
     log.expect(Record::State(ReadyState::Closed));
     log.expect_silence(ms(150));

@@ -137,9 +137,7 @@ fn credentials_are_dropped_on_a_redirect_to_another_origin_and_stay_dropped() {
     let _client = Client::open(&config, recorder).unwrap();
     log.expect_opened();
     log.expect_event(Ev::message("first", "1"));
-    log.expect_error_of(ErrorKind::StreamEnded, true);
-    log.expect(Record::State(ReadyState::Connecting));
-    log.expect_opened();
+    log.expect_reconnect_after(ErrorKind::StreamEnded);
     log.expect_event(Ev::message("second", "1"));
 
     let at_a = a.wait_for_requests(4, TIMEOUT);
@@ -295,9 +293,7 @@ fn reconnect_after_a_redirected_stream_ends_starts_at_the_configured_url() {
 
     log.expect_opened();
     log.expect_event(Ev::message("one", "7"));
-    log.expect_error_of(ErrorKind::StreamEnded, true);
-    log.expect(Record::State(ReadyState::Connecting));
-    log.expect_opened();
+    log.expect_reconnect_after(ErrorKind::StreamEnded);
     log.expect_event(Ev::message("two", "7"));
 
     let requests = server.wait_for_requests(4, TIMEOUT);

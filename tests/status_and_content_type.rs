@@ -187,9 +187,7 @@ fn redirect_is_followed_and_reconnects_start_from_the_original_url() {
 
     log.expect_opened();
     log.expect_event(Ev::message("one", "r1"));
-    log.expect_error_of(ErrorKind::StreamEnded, true);
-    log.expect(Record::State(ReadyState::Connecting));
-    log.expect_opened();
+    log.expect_reconnect_after(ErrorKind::StreamEnded);
     log.expect_event(Ev::message("two", "r1"));
 
     let requests = server.wait_for_requests(4, TIMEOUT);

@@ -48,9 +48,7 @@ fn read_timeout_before_any_byte_of_the_body() {
     let _client = Client::open(&config, recorder).unwrap();
 
     log.expect_opened();
-    log.expect_error_of(ErrorKind::ReadTimeout, true);
-    log.expect(Record::State(ReadyState::Connecting));
-    log.expect_opened();
+    log.expect_reconnect_after(ErrorKind::ReadTimeout);
     log.expect_event(Ev::message("x", ""));
     assert_eq!(server.connection_count(), 2);
 }
@@ -150,9 +148,7 @@ fn event_of_many_lines_over_the_limit_is_too_large() {
     let _client = Client::open(&config, recorder).unwrap();
 
     log.expect_opened();
-    log.expect_error_of(ErrorKind::EventTooLarge, true);
-    log.expect(Record::State(ReadyState::Connecting));
-    log.expect_opened();
+    log.expect_reconnect_after(ErrorKind::EventTooLarge);
     log.expect_event(Ev::message("ok", ""));
 }
 
@@ -257,9 +253,7 @@ fn crlf_cr_and_bom_end_to_end() {
     log.expect_event(Ev::message("c", ""));
     // Only the first BOM of a stream is stripped: a later one makes an unknown field.
     log.expect_event(Ev::message("d", ""));
-    log.expect_error_of(ErrorKind::StreamEnded, true);
-    log.expect(Record::State(ReadyState::Connecting));
-    log.expect_opened();
+    log.expect_reconnect_after(ErrorKind::StreamEnded);
     log.expect_event(Ev::message("e", ""));
     log.expect_silence(ms(50));
 }
@@ -275,9 +269,7 @@ fn unterminated_event_at_stream_end_is_not_dispatched() {
 
     log.expect_opened();
     log.expect_event(Ev::message("complete", ""));
-    log.expect_error_of(ErrorKind::StreamEnded, true);
-    log.expect(Record::State(ReadyState::Connecting));
-    log.expect_opened();
+    log.expect_reconnect_after(ErrorKind::StreamEnded);
     // The half event of the first connection does not leak into the second.
     log.expect_event(Ev::message("next", ""));
 }
@@ -317,9 +309,7 @@ fn incomplete_oversized_line_is_too_large_without_waiting_for_its_end() {
     let _client = Client::open(&config, recorder).unwrap();
 
     log.expect_opened();
-    log.expect_error_of(ErrorKind::EventTooLarge, true);
-    log.expect(Record::State(ReadyState::Connecting));
-    log.expect_opened();
+    log.expect_reconnect_after(ErrorKind::EventTooLarge);
     log.expect_event(Ev::message("ok", ""));
 }
 
@@ -343,9 +333,7 @@ fn content_length_delimited_stream_ends_and_reconnects() {
     log.expect_opened();
     log.expect_event(Ev::message("one", ""));
     log.expect_event(Ev::message("two", ""));
-    log.expect_error_of(ErrorKind::StreamEnded, true);
-    log.expect(Record::State(ReadyState::Connecting));
-    log.expect_opened();
+    log.expect_reconnect_after(ErrorKind::StreamEnded);
     log.expect_event(Ev::message("three", ""));
 }
 

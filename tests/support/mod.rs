@@ -949,6 +949,15 @@ impl Log {
         error
     }
 
+    /// A lost stream and its reconnect: an error of `kind` that will be retried,
+    /// CONNECTING, then the new stream's open and OPEN. Returns the error.
+    pub fn expect_reconnect_after(&mut self, kind: ErrorKind) -> ClientError {
+        let error = self.expect_error_of(kind, true);
+        self.expect(Record::State(ReadyState::Connecting));
+        self.expect_opened();
+        error
+    }
+
     /// Skips records until one satisfies `wanted`; returns it. Panics after [`TIMEOUT`].
     pub fn skip_until(&mut self, mut wanted: impl FnMut(&Record) -> bool) -> Record {
         let deadline = Instant::now() + TIMEOUT;
