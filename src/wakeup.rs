@@ -1,15 +1,15 @@
 //! A file descriptor the poll-mode host watches with poll(2), epoll or a QSocketNotifier:
-//! an eventfd that the queue makes readable while it holds messages.
+//! an eventfd that the queue makes readable while it holds messages it has announced.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 /// An eventfd that is either readable or not.
 ///
-/// The queue calls [`set`](Wakeup::set) on its empty -> non-empty transition and
-/// [`clear`](Wakeup::clear) on non-empty -> empty, both under its own lock, so that
-/// "readable" and "non-empty" never drift apart, and a burst of events costs two syscalls,
-/// not two per event.
+/// The queue calls [`set`](Wakeup::set) when it announces what it holds and
+/// [`clear`](Wakeup::clear) when the host has taken everything, both under its own lock, so
+/// that "readable" and "announced" never drift apart, and a burst of events costs two
+/// syscalls, not two per event (see `poll_queue`).
 #[derive(Debug)]
 pub struct Wakeup {
     fd: OwnedFd,
