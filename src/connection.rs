@@ -84,7 +84,8 @@ pub(crate) fn agent(config: &Config, before_wait: Option<BeforeWait>) -> Agent {
         .timeout_per_read(config.read_timeout)
         // ureq's 128 KiB defaults cost a thousand idle streams a quarter of a gigabyte; the
         // input buffer must still hold a whole response head, the output buffer a request
-        // head.
+        // head. A TCP connection's input buffer starts at this size and grows while a
+        // stream keeps it full (see `transport`); TLS keeps its plaintext buffer at it.
         .max_response_header_size(MAX_RESPONSE_HEAD)
         .input_buffer_size(INPUT_BUFFER_SIZE)
         .output_buffer_size(OUTPUT_BUFFER_SIZE)

@@ -20,10 +20,17 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use ureq::unversioned::transport::{
-    Buffers, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, ShutdownHandle,
-    Transport,
+    Buffers, ConnectionDetails, Connector, Either, NextTimeout, ShutdownHandle, Transport,
 };
 use ureq::{Error, Timeout};
+
+use buffers::GrowingBuffers;
+
+mod buffers;
+
+/// The most a connection's input buffer grows to (from the agent's input buffer size) while
+/// reads keep filling it: as large as the worker's own read buffer gets.
+const MAX_INPUT_BUFFER: usize = 64 * 1024;
 
 /// Runs on the worker thread before it waits for the network (see the module comment).
 #[derive(Clone)]
@@ -69,7 +76,11 @@ impl<In: Transport> Connector<In> for SocketConnector {
         let config = details.config;
         let transport = SocketTransport::new(
             connect(details)?,
-            LazyBuffers::new(config.input_buffer_size(), config.output_buffer_size()),
+            GrowingBuffers::new(
+                config.input_buffer_size(),
+                MAX_INPUT_BUFFER,
+                config.output_buffer_size(),
+            ),
             self.before_wait.clone(),
         );
         (details.register_shutdown)(transport.shutdown_handle())?;
@@ -129,7 +140,7 @@ fn connect(details: &ConnectionDetails) -> Result<TcpStream, Error> {
 pub(crate) struct SocketTransport {
     /// Shared (weakly) with the agent, whose shutdown interrupts a blocked read.
     stream: Arc<TcpStream>,
-    buffers: LazyBuffers,
+    buffers: GrowingBuffers,
     /// As set on the socket, to make the syscall only when it changes.
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
@@ -139,7 +150,7 @@ pub(crate) struct SocketTransport {
 impl SocketTransport {
     fn new(
         stream: TcpStream,
-        buffers: LazyBuffers,
+        buffers: GrowingBuffers,
         before_wait: Option<BeforeWait>,
     ) -> SocketTransport {
         SocketTransport {
@@ -323,7 +334,7 @@ mod tests {
                 counter.fetch_add(1, Ordering::SeqCst);
             })
         });
-        let transport = SocketTransport::new(client, LazyBuffers::new(64, 64), hook);
+        let transport = SocketTransport::new(client, GrowingBuffers::new(64, 64, 64), hook);
         (transport, server, runs)
     }
 
