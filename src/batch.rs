@@ -70,10 +70,30 @@ impl MessageBatch {
     /// An empty batch sized like `previous`, so that a steady stream does not grow each
     /// batch's buffers from nothing.
     pub fn sized_like(previous: &MessageBatch) -> MessageBatch {
+        MessageBatch::with_sizes(previous.sizes())
+    }
+
+    /// What [`sized_like`](Self::sized_like) takes from a batch.
+    pub fn sizes(&self) -> (usize, usize) {
+        (self.strings.len(), self.entries.len())
+    }
+
+    pub fn with_sizes((strings, entries): (usize, usize)) -> MessageBatch {
         MessageBatch {
-            strings: Vec::with_capacity(previous.strings.len()),
-            entries: Vec::with_capacity(previous.entries.len()),
+            strings: Vec::with_capacity(strings),
+            entries: Vec::with_capacity(entries),
         }
+    }
+
+    /// Empty, keeping the buffers for the next use.
+    pub fn clear(&mut self) {
+        self.strings.clear();
+        self.entries.clear();
+    }
+
+    /// Bytes the buffers hold on to.
+    pub fn capacity_bytes(&self) -> usize {
+        self.strings.capacity() + self.entries.capacity() * std::mem::size_of::<Entry>()
     }
 
     pub fn len(&self) -> usize {
