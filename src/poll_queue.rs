@@ -617,12 +617,20 @@ mod tests {
         }
         let taken = receiver.poll_all(None).unwrap();
         assert_eq!(taken.len(), 40);
-        assert_eq!(spares(&receiver), 0, "nothing comes back while the host holds it");
+        assert_eq!(
+            spares(&receiver),
+            0,
+            "nothing comes back while the host holds it"
+        );
         drop(taken);
         assert_eq!(spares(&receiver), SPARE_BATCHES, "kept, up to the bound");
         states(1, &mut handler);
         handler.flush();
-        assert_eq!(spares(&receiver), SPARE_BATCHES - 1, "the worker took one to fill");
+        assert_eq!(
+            spares(&receiver),
+            SPARE_BATCHES - 1,
+            "the worker took one to fill"
+        );
         // Single polls give back the batches they finish.
         receiver.poll(None).unwrap();
         assert_eq!(spares(&receiver), SPARE_BATCHES);
