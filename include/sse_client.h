@@ -58,7 +58,8 @@ typedef enum sse_error_kind {
   SSE_ERROR_KIND_CONNECT,
   // A status other than 200.
   SSE_ERROR_KIND_HTTP_STATUS,
-  // Not text/event-stream.
+  // Not text/event-stream, or encoded (a Content-Encoding other than identity, which the
+  // client does not decode): the stream is not read, will_retry is false.
   SSE_ERROR_KIND_CONTENT_TYPE,
   // The server closed the stream.
   SSE_ERROR_KIND_STREAM_ENDED,
@@ -269,8 +270,9 @@ enum sse_ready_state sse_client_ready_state(const struct sse_client *client);
 // Copies the last event ID into `buf` like snprintf: at most `buf_len - 1` bytes and a
 // NUL (nothing when `buf_len` is 0, where `buf` may be NULL). Returns the full length of
 // the ID in bytes, so a return value >= `buf_len` means it was truncated. 0 for a NULL
-// client. The ID is the configured one until the server sends an `id:` field; it is
-// updated before each event is delivered.
+// client. The ID is the configured one until the server sends an `id:` field. In both
+// delivery modes it is updated before any event that carries it is delivered (called back
+// or queued): once the host has an event, this returns that event's ID or a later one.
 //
 // # Safety
 // `client` NULL or live; `buf` NULL (with `buf_len` 0) or `buf_len` writable bytes.
@@ -360,10 +362,17 @@ enum sse_result sse_client_stats(const struct sse_client *client, struct sse_sta
 // `url` is copied; the caller keeps ownership. On success `*out` receives a new config
 // that must be released with `sse_config_free`; on failure `*out` is not written.
 // Returns SSE_ERROR_NULL_ARGUMENT if `url` or `out` is NULL, SSE_ERROR_INVALID_ARGUMENT
-// if `url` is not UTF-8, SSE_ERROR_INVALID_URL if it does not parse or is not http(s).
+// if `url` is not UTF-8, SSE_ERROR_INVALID_URL if it does not parse, is not http(s), or is
+// too long to send (see "The request head" below).
+//
+// The request head: every request head must fit in 16384 bytes, of which 4113 are kept
+// for a `Last-Event-ID` of up to 4096 bytes and 512 for what the HTTP layer adds. So the
+// URL, the method and the headers set here together may take about 11.7 KB; a setter that
+// would go beyond returns an error whose message (`sse_last_error_message`) gives the
+// sizes. Nothing truncated is ever sent.
 //
 // Defaults: method GET, reconnect delay 3000 ms doubling up to 30000 ms, never give up,
-// connect timeout 10000 ms, no read timeout, max event size 16 MiB, queue capacity 128,
+// connect timeout 10000 ms, no read timeout, max event size 16 MiB, queue capacity 4096,
 // at most 10 redirects.
 //
 // # Safety
@@ -382,8 +391,9 @@ void sse_config_free(struct sse_config *config);
 //
 // `name` and `value` are copied; the caller keeps ownership. Returns
 // SSE_ERROR_INVALID_ARGUMENT for a name that is not an HTTP token, a value with CR, LF or
-// another control character (no header injection), or the name `Last-Event-ID`, which
-// the client manages (see `sse_config_set_last_event_id`).
+// another control character (no header injection), the name `Last-Event-ID`, which the
+// client manages (see `sse_config_set_last_event_id`), or a header that would make the
+// request head too long to send (see `sse_config_new`).
 //
 // # Safety
 // `config` NULL or live; `name` and `value` NULL or NUL-terminated strings.
@@ -394,7 +404,8 @@ enum sse_result sse_config_set_header(struct sse_config *config,
 // Sets the HTTP method (default "GET"); any method token is accepted (POST, REPORT...).
 //
 // `method` is copied; the caller keeps ownership. SSE_ERROR_INVALID_ARGUMENT when it is
-// empty or contains characters not allowed in a method (spaces, CR, LF...).
+// empty, contains characters not allowed in a method (spaces, CR, LF...), or would make
+// the request head too long to send (see `sse_config_new`).
 //
 // # Safety
 // `config` NULL or live; `method` NULL or a NUL-terminated string.
@@ -412,8 +423,15 @@ enum sse_result sse_config_set_body(struct sse_config *config, const uint8_t *bo
 // Sets the last event ID, sent as `Last-Event-ID` on the first connect; it stays the last
 // event ID until the server sends an `id:` field.
 //
-// `id` is copied; the caller keeps ownership. SSE_ERROR_INVALID_ARGUMENT if it contains
-// CR or LF (an event stream can never produce such an ID).
+// `id` is copied; the caller keeps ownership. SSE_ERROR_INVALID_ARGUMENT if it cannot be
+// sent as a header value: longer than 4096 bytes, or with a control character other than
+// tab (CR, LF, ESC, DEL...). UTF-8 is sent as its bytes.
+//
+// An ID the server sends that cannot be sent back (longer than 4096 bytes, or with a
+// control character) is still the last event ID: events carry it and
+// `sse_client_last_event_id` returns it. Reconnects then go without `Last-Event-ID`
+// (the server starts the stream afresh) until the server sends another ID, and the
+// library logs a warning once per such ID.
 //
 // # Safety
 // `config` NULL or live; `id` NULL or a NUL-terminated string.

@@ -7,7 +7,7 @@
 
 use crate::parser::Event;
 use crate::report::{ClientError, Message, OwnedEvent, ReadyState};
-use crate::text::Text;
+use crate::text::{SharedText, Text};
 
 /// The default event type, which events do not store.
 const MESSAGE: &[u8] = b"message\0";
@@ -18,6 +18,12 @@ pub struct MessageBatch {
     /// Every string of every message, each followed by one NUL.
     strings: Vec<u8>,
     entries: Vec<Entry>,
+    /// Long last event IDs, shared rather than copied into `strings` for each event that
+    /// carries one: a server that sends a 1 MiB ID and then many small events must not cost
+    /// a copy of it per event. Each appears once, however many events refer to it.
+    shared_ids: Vec<SharedText>,
+    /// Bytes of `shared_ids`, counted in [`string_bytes`](Self::string_bytes).
+    shared_id_bytes: usize,
 }
 
 /// One message; strings are ranges of `strings` (lengths without the NUL).
@@ -26,14 +32,14 @@ enum Entry {
     Open {
         http_status: u16,
     },
-    /// The type (unless it is "message", the usual case, not stored), data and id
-    /// strings, each NUL-terminated, one after the other at `start`.
+    /// The type (unless it is "message", the usual case, not stored), data and (unless
+    /// shared) id strings, each NUL-terminated, one after the other at `start`.
     Event {
         start: usize,
         /// `None` for "message".
         type_len: Option<usize>,
         data_len: usize,
-        id_len: usize,
+        id: EventId,
     },
     Comment {
         start: usize,
@@ -43,11 +49,27 @@ enum Entry {
     State(ReadyState),
 }
 
+/// Where an event's ID is kept.
+#[derive(Clone, Copy, Debug)]
+enum EventId {
+    /// In `strings`, after the data, this many bytes long.
+    Inline { len: usize },
+    /// `shared_ids[index]`.
+    Shared { index: usize },
+}
+
 /// A message of a batch, borrowed from it.
 #[derive(Clone, Copy, Debug)]
 pub enum BatchMessage<'a> {
-    Open { http_status: u16 },
-    Event(Event<'a>),
+    Open {
+        http_status: u16,
+    },
+    Event {
+        event: Event<'a>,
+        /// The batch's shared copy of the event's ID, when the ID is a long one: an owned
+        /// copy of the message shares it too instead of copying it.
+        shared_id: Option<&'a SharedText>,
+    },
     Comment(Text<'a>),
     Error(&'a ClientError),
     State(ReadyState),
@@ -58,7 +80,9 @@ impl BatchMessage<'_> {
     pub fn to_message(self) -> Message {
         match self {
             BatchMessage::Open { http_status } => Message::Open { http_status },
-            BatchMessage::Event(event) => Message::Event(OwnedEvent::from_event(&event)),
+            BatchMessage::Event { event, shared_id } => {
+                Message::Event(OwnedEvent::sharing_id(&event, shared_id))
+            }
             BatchMessage::Comment(text) => Message::comment(text),
             BatchMessage::Error(error) => Message::Error(Box::new(error.clone())),
             BatchMessage::State(state) => Message::State(state),
@@ -82,13 +106,17 @@ impl MessageBatch {
         MessageBatch {
             strings: Vec::with_capacity(strings),
             entries: Vec::with_capacity(entries),
+            shared_ids: Vec::new(),
+            shared_id_bytes: 0,
         }
     }
 
-    /// Empty, keeping the buffers for the next use.
+    /// Empty, keeping the buffers for the next use (but not the shared IDs).
     pub fn clear(&mut self) {
         self.strings.clear();
         self.entries.clear();
+        self.shared_ids.clear();
+        self.shared_id_bytes = 0;
     }
 
     /// Bytes the buffers hold on to.
@@ -106,30 +134,56 @@ impl MessageBatch {
 
     /// Bytes of strings held: what a batch costs in memory, besides its entries.
     pub fn string_bytes(&self) -> usize {
-        self.strings.len()
+        self.strings.len() + self.shared_id_bytes
     }
 
     pub fn push_open(&mut self, http_status: u16) {
         self.entries.push(Entry::Open { http_status });
     }
 
-    pub fn push_event(&mut self, event: &Event<'_>) {
+    /// Appends `event`. `shared_id`: a shared copy of its ID (a long one), kept once
+    /// for every event in a row that refers to the same copy, instead of its bytes.
+    pub fn push_event(&mut self, event: &Event<'_>, shared_id: Option<&SharedText>) {
         let start = self.strings.len();
         let event_type = event.event_type.as_bytes_with_nul();
         let type_len = (event_type != MESSAGE).then_some(event.event_type.len());
-        let (data, id) = (event.data.as_bytes_with_nul(), event.id.as_bytes_with_nul());
         let type_bytes = if type_len.is_some() { event_type } else { b"" };
+        let data = event.data.as_bytes_with_nul();
+        let id = match shared_id {
+            Some(shared) => EventId::Shared {
+                index: self.share(shared),
+            },
+            None => EventId::Inline {
+                len: event.id.len(),
+            },
+        };
+        let id_bytes = match id {
+            EventId::Inline { .. } => event.id.as_bytes_with_nul(),
+            EventId::Shared { .. } => b"",
+        };
         self.strings
-            .reserve(type_bytes.len() + data.len() + id.len());
+            .reserve(type_bytes.len() + data.len() + id_bytes.len());
         self.strings.extend_from_slice(type_bytes);
         self.strings.extend_from_slice(data);
-        self.strings.extend_from_slice(id);
+        self.strings.extend_from_slice(id_bytes);
         self.entries.push(Entry::Event {
             start,
             type_len,
             data_len: event.data.len(),
-            id_len: event.id.len(),
+            id,
         });
+    }
+
+    /// The index of `shared` in `shared_ids`, added unless the last one is the same copy.
+    fn share(&mut self, shared: &SharedText) -> usize {
+        match self.shared_ids.last() {
+            Some(last) if SharedText::same_copy(last, shared) => {}
+            _ => {
+                self.shared_id_bytes += shared.as_text().as_bytes_with_nul().len();
+                self.shared_ids.push(shared.clone());
+            }
+        }
+        self.shared_ids.len() - 1
     }
 
     pub fn push_comment(&mut self, text: Text<'_>) {
@@ -159,18 +213,27 @@ impl MessageBatch {
                 start,
                 type_len,
                 data_len,
-                id_len,
+                id,
             } => {
                 let (event_type, data_start) = match type_len {
                     Some(len) => (self.text(start, len), start + len + 1),
                     None => (Text::from_validated(MESSAGE), start),
                 };
-                let id_start = data_start + data_len + 1;
-                BatchMessage::Event(Event {
-                    event_type,
-                    data: self.text(data_start, data_len),
-                    id: self.text(id_start, id_len),
-                })
+                let (id, shared_id) = match id {
+                    EventId::Inline { len } => (self.text(data_start + data_len + 1, len), None),
+                    EventId::Shared { index } => {
+                        let shared = &self.shared_ids[index];
+                        (shared.as_text(), Some(shared))
+                    }
+                };
+                BatchMessage::Event {
+                    event: Event {
+                        event_type,
+                        data: self.text(data_start, data_len),
+                        id,
+                    },
+                    shared_id,
+                }
             }
             &Entry::Comment { start, len } => BatchMessage::Comment(self.text(start, len)),
             Entry::Error(error) => BatchMessage::Error(error),
@@ -211,17 +274,23 @@ mod tests {
             failed_attempts: 1,
         };
         batch.push_open(200);
-        batch.push_event(&Event {
-            event_type: text(b"tick\0"),
-            data: text(b"a\0b\0"),
-            id: text(b"7\0"),
-        });
+        batch.push_event(
+            &Event {
+                event_type: text(b"tick\0"),
+                data: text(b"a\0b\0"),
+                id: text(b"7\0"),
+            },
+            None,
+        );
         batch.push_comment(text(b"hb\0"));
-        batch.push_event(&Event {
-            event_type: text(b"message\0"),
-            data: text(b"\0"),
-            id: Text::EMPTY,
-        });
+        batch.push_event(
+            &Event {
+                event_type: text(b"message\0"),
+                data: text(b"\0"),
+                id: Text::EMPTY,
+            },
+            None,
+        );
         batch.push_error(&error);
         batch.push_state(ReadyState::Connecting);
         assert_eq!(batch.len(), 6);
@@ -249,6 +318,53 @@ mod tests {
         assert_eq!(messages[4], Message::Error(Box::new(error)));
         assert_eq!(messages[5], Message::State(ReadyState::Connecting));
         assert_eq!(batch.iter_from(5).count(), 1);
+    }
+
+    #[test]
+    fn events_with_the_same_shared_id_hold_one_copy_of_it() {
+        let long = format!("{}\0", "i".repeat(1000));
+        let shared = SharedText::new(Text::from_bytes_with_nul(long.as_bytes()));
+        let mut batch = MessageBatch::default();
+        for data in [&b"a\0"[..], b"b\0", b"c\0"] {
+            batch.push_event(
+                &Event {
+                    event_type: text(b"message\0"),
+                    data: Text::from_bytes_with_nul(data),
+                    id: shared.as_text(),
+                },
+                Some(&shared),
+            );
+        }
+        assert_eq!(batch.shared_ids.len(), 1);
+        assert_eq!(
+            batch.string_bytes(),
+            3 * 2 + long.len(),
+            "the ID counted once"
+        );
+        let ids: Vec<*const u8> = batch
+            .iter_from(0)
+            .map(|message| match message {
+                BatchMessage::Event { event, shared_id } => {
+                    assert!(SharedText::same_copy(shared_id.unwrap(), &shared));
+                    assert_eq!(event.id, &long[..1000]);
+                    event.id.as_bytes_with_nul().as_ptr()
+                }
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert!(ids.iter().all(|&id| id == ids[0]), "one copy, three views");
+        // An owned copy shares it too.
+        let Message::Event(owned) = batch.get(1).to_message() else {
+            panic!("not an event");
+        };
+        assert_eq!(owned.as_event().id.as_bytes_with_nul().as_ptr(), ids[0]);
+        assert_eq!(owned.as_event().data, "b");
+        batch.clear();
+        assert_eq!(
+            shared.clones(),
+            2,
+            "the batch let go of its copy, the message holds one"
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ use crate::batch::BatchMessage;
 use crate::config::Config;
 use crate::delivery::{Deliverer, Handler};
 use crate::poll_queue::{self, PollError, QueueReceiver, TakenBatches};
+use crate::published_id::PublishedId;
 use crate::report::{Message, ReadyState};
 use crate::shared::Shared;
 use crate::stats::Stats;
@@ -30,24 +31,25 @@ pub struct Client {
 impl Client {
     /// Starts a client that delivers through `handler`, on the worker thread.
     pub fn open(config: &Config, handler: impl Handler + 'static) -> std::io::Result<Client> {
-        Client::start(config, Box::new(handler), None)
+        let last_event_id = Arc::new(PublishedId::new(&config.last_event_id));
+        Client::start(config, Box::new(handler), None, last_event_id)
     }
 
     /// Starts a client that queues messages for [`Client::poll`].
     pub fn open_polled(config: &Config) -> std::io::Result<Client> {
-        let (handler, receiver) = poll_queue::queue(config.queue_capacity)?;
-        Client::start(config, Box::new(handler), Some(receiver))
+        let last_event_id = Arc::new(PublishedId::new(&config.last_event_id));
+        let (handler, receiver) = poll_queue::queue(config.queue_capacity, last_event_id.clone())?;
+        Client::start(config, Box::new(handler), Some(receiver), last_event_id)
     }
 
     fn start(
         config: &Config,
         handler: Box<dyn Handler>,
         queue: Option<QueueReceiver>,
+        last_event_id: Arc<PublishedId>,
     ) -> std::io::Result<Client> {
-        let (shared, signals) = Shared::new(
-            &config.last_event_id,
-            queue.as_ref().map(|q| q.queue().clone()),
-        );
+        let (shared, signals) =
+            Shared::new(last_event_id, queue.as_ref().map(|q| q.queue().clone()));
         let shared = Arc::new(shared);
         let deliverer = Deliverer::new(handler, shared.gate.clone());
         let worker = Worker::new(config.clone(), shared.clone(), deliverer, signals);

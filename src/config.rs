@@ -9,6 +9,7 @@ use ureq::http::{HeaderName, HeaderValue, Method, Uri};
 
 use crate::hooks::{Hooks, RequestHook, ResponseHook};
 use crate::proxy::{self, ProxySetting};
+use crate::request_head;
 use crate::tls::{TlsSettings, TrustRoots};
 
 /// Browsers wait about 3 s before reconnecting; so do we unless told otherwise.
@@ -70,8 +71,15 @@ pub struct Config {
 impl Config {
     /// A configuration for `url`, which must be an absolute http:// or https:// URL.
     pub fn new(url: &str) -> Result<Config, ConfigError> {
+        let parsed = parse_url(url)?;
+        if let Some(overflow) = request_head::configured_overflow(&Method::GET, &parsed, &[]) {
+            return Err(ConfigError::InvalidUrl(format!(
+                "URL of {} bytes is too long to send: {overflow}",
+                url.len()
+            )));
+        }
         Ok(Config {
-            url: parse_url(url)?,
+            url: parsed,
             headers: Vec::new(),
             method: Method::GET,
             body: Vec::new(),
@@ -99,12 +107,21 @@ impl Config {
     /// Adds a request header, or replaces the value of one set before (names compare
     /// case-insensitively). Replaces the defaults `Accept` and `Cache-Control` too.
     /// `Last-Event-ID` is refused: the client manages it (see [`Config::set_last_event_id`]).
+    ///
+    /// Refused when the request head would no longer fit (see `request_head`): a value of
+    /// several kilobytes is accepted while the URL and the other headers leave room.
     pub fn set_header(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
         let (name, value) = validate_header(name, value)?;
-        match self.headers.iter_mut().find(|(n, _)| *n == name) {
+        let mut headers = self.headers.clone();
+        match headers.iter_mut().find(|(n, _)| *n == name) {
             Some(slot) => slot.1 = value,
-            None => self.headers.push((name, value)),
+            None => headers.push((name.clone(), value)),
         }
+        if let Some(overflow) = request_head::configured_overflow(&self.method, &self.url, &headers)
+        {
+            return Err(invalid(&format!("header {name}: {overflow}")));
+        }
+        self.headers = headers;
         Ok(())
     }
 
@@ -115,8 +132,16 @@ impl Config {
                 "method {method:?} is not a valid HTTP method token"
             )));
         }
-        self.method = Method::from_bytes(method.as_bytes())
+        let parsed = Method::from_bytes(method.as_bytes())
             .map_err(|e| invalid(&format!("method {method:?}: {e}")))?;
+        if let Some(overflow) = request_head::configured_overflow(&parsed, &self.url, &self.headers)
+        {
+            return Err(invalid(&format!(
+                "method of {} bytes: {overflow}",
+                method.len()
+            )));
+        }
+        self.method = parsed;
         Ok(())
     }
 
@@ -125,12 +150,14 @@ impl Config {
         self.body = body.to_vec();
     }
 
-    /// The last event ID to send on the first connect (as `Last-Event-ID`).
+    /// The last event ID to send on the first connect (as `Last-Event-ID`). Refused when it
+    /// could not be sent as a header value: longer than 4,096 bytes, or with a control
+    /// character other than tab (CR, LF, NUL, ESC, DEL...).
     pub fn set_last_event_id(&mut self, id: &str) -> Result<(), ConfigError> {
-        if id.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
-            return Err(invalid(
-                "last event ID contains CR, LF or NUL, which no event stream can produce",
-            ));
+        if let Err(unsendable) = request_head::last_event_id_value(id) {
+            return Err(invalid(&format!(
+                "last event ID cannot be sent as Last-Event-ID: {unsendable}"
+            )));
         }
         self.last_event_id = id.to_owned();
         Ok(())
@@ -384,6 +411,41 @@ mod tests {
         assert!(config.set_header("Last-Event-ID", "5").is_err());
         config.set_last_event_id("5").unwrap();
         assert!(config.set_last_event_id("5\n6").is_err());
+    }
+
+    #[test]
+    fn a_last_event_id_that_cannot_be_sent_is_refused() {
+        let mut config = Config::new("http://x/").unwrap();
+        for id in ["a\u{1}z", "\u{1b}[0m", "del\u{7f}", "a\rb", "nul\0"] {
+            let error = config.set_last_event_id(id).unwrap_err();
+            assert!(
+                error.to_string().contains("control character"),
+                "{id:?}: {error}"
+            );
+        }
+        let error = config.set_last_event_id(&"x".repeat(4097)).unwrap_err();
+        assert!(error.to_string().contains("4096"), "{error}");
+        config.set_last_event_id(&"x".repeat(4096)).unwrap();
+        config.set_last_event_id("é\tü").unwrap();
+        assert_eq!(config.last_event_id, "é\tü");
+    }
+
+    #[test]
+    fn setters_refuse_what_would_overflow_the_request_head() {
+        let error = Config::new(&format!("http://x/{}", "p".repeat(20_000))).unwrap_err();
+        assert!(
+            matches!(&error, ConfigError::InvalidUrl(m) if m.contains("16384")),
+            "{error:?}"
+        );
+        let mut config = Config::new("http://x/").unwrap();
+        config.set_header("X-A", &"a".repeat(6_000)).unwrap();
+        let error = config.set_header("X-B", &"b".repeat(6_000)).unwrap_err();
+        assert!(error.to_string().contains("16384"), "{error}");
+        assert_eq!(config.headers.len(), 1, "the refused header was not kept");
+        // Replacing a value counts the new one, not both.
+        config.set_header("x-a", &"c".repeat(7_000)).unwrap();
+        assert!(config.set_method(&"M".repeat(8_000)).is_err());
+        assert_eq!(config.method, Method::GET);
     }
 
     #[test]

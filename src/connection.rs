@@ -15,6 +15,7 @@ use crate::delivery::CloseGate;
 use crate::hooks::{RequestInfo, ResponseInfo};
 use crate::policy::{self, Ending, StatusVerdict};
 use crate::report::ErrorKind;
+use crate::request_head::{self, MAX_REQUEST_HEAD};
 use crate::transport::{BeforeWait, SocketConnector};
 use crate::{proxy, redirect, tls};
 
@@ -23,7 +24,9 @@ const INPUT_BUFFER_SIZE: usize = 16 * 1024;
 /// below the input buffer's size: ureq only says "too big" while the buffer has room to
 /// see past the limit, and a full buffer reads as the peer hanging up.
 const MAX_RESPONSE_HEAD: usize = 15 * 1024;
-const OUTPUT_BUFFER_SIZE: usize = 16 * 1024;
+/// The request head is written whole into it: see `request_head`, which keeps every head
+/// within it.
+const OUTPUT_BUFFER_SIZE: usize = MAX_REQUEST_HEAD;
 
 /// An open event stream: a 200 response with the right Content-Type.
 pub(crate) struct OpenStream {
@@ -55,7 +58,11 @@ impl AttemptFailure {
 pub(crate) struct Attempt<'a> {
     pub config: &'a Config,
     pub agent: &'a Agent,
+    /// For the request hook.
     pub last_event_id: &'a str,
+    /// What is sent as `Last-Event-ID`: `None` for none (an empty ID, or one that cannot be
+    /// sent; see `request_head`).
+    pub last_event_id_header: Option<HeaderValue>,
     /// 1-based number of this attempt, for the request hook.
     pub number: u32,
     /// Hooks run behind it, so none runs after close().
@@ -146,6 +153,12 @@ pub(crate) fn open(attempt: &Attempt<'_>) -> Result<OpenStream, AttemptFailure> 
         }
         let next = redirect::resolve_location(&url, &location)
             .map_err(|message| AttemptFailure::fatal_status(status, format!("{url}: {message}")))?;
+        if let Some(overflow) = request_head::configured_overflow(&method, &next, &headers) {
+            return Err(AttemptFailure::fatal_status(
+                status,
+                format!("refused the redirect from {url} to a URL too long to send: {overflow}"),
+            ));
+        }
         if redirect::is_downgrade(&url, &next) {
             return Err(AttemptFailure::fatal_status(
                 status,
@@ -198,17 +211,25 @@ fn send(
     for (name, value) in headers {
         request_headers.insert(name.clone(), value.clone());
     }
-    let last_event_id = attempt.last_event_id;
-    if !last_event_id.is_empty() {
-        match HeaderValue::from_str(last_event_id) {
-            Ok(value) => {
-                request_headers.insert("last-event-id", value);
-            }
-            // An ID with control characters cannot travel in a header; say so and go on.
-            Err(_) => {
-                log::warn!("last event ID {last_event_id:?} is not a valid header value; not sent")
-            }
-        }
+    let head_size = request_head::head_size(method, url, headers)
+        + attempt
+            .last_event_id_header
+            .as_ref()
+            .map_or(0, |id| request_head::last_event_id_line(id.len()));
+    if head_size > MAX_REQUEST_HEAD {
+        // The setters keep the configured part within bounds: this is a request hook's doing.
+        return Err(AttemptFailure {
+            kind: ErrorKind::Connect,
+            http_status: 0,
+            message: format!(
+                "cannot send the request to {url}: its head would take up to {head_size} bytes \
+                 with the request hook's headers, and at most {MAX_REQUEST_HEAD} are sent"
+            ),
+            ending: Ending::AttemptFailed { retry_after: None },
+        });
+    }
+    if let Some(id) = &attempt.last_event_id_header {
+        request_headers.insert("last-event-id", id.clone());
     }
     let sent = if with_body && !config.body.is_empty() {
         builder
@@ -300,8 +321,35 @@ fn judge(response: Response<Body>, url: &Uri) -> Result<OpenStream, AttemptFailu
             ending: Ending::Fatal,
         });
     }
+    if let Some(coding) = policy::unsupported_coding(
+        header_text(&response, header::CONTENT_ENCODING).as_deref(),
+        header_text(&response, header::TRANSFER_ENCODING).as_deref(),
+    ) {
+        // Compressed bytes fed to the parser would open a stream that delivers nothing and
+        // reports nothing.
+        return Err(AttemptFailure {
+            kind: ErrorKind::ContentType,
+            http_status: code,
+            message: format!(
+                "{url} sent its event stream encoded with {coding:?}, which this client does \
+                 not decode (it asks for no compression); the stream was not read"
+            ),
+            ending: Ending::Fatal,
+        });
+    }
     Ok(OpenStream {
         http_status: code,
         body: response.into_body().into_reader(),
     })
+}
+
+/// Every value of the header `name`, joined with commas as one list, lossily decoded.
+fn header_text(response: &Response<Body>, name: header::HeaderName) -> Option<String> {
+    let values: Vec<_> = response
+        .headers()
+        .get_all(name)
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .collect();
+    (!values.is_empty()).then(|| values.join(","))
 }

@@ -35,12 +35,6 @@ pub trait Handler: Send {
     fn before_wait(&mut self) -> Option<BeforeWait> {
         None
     }
-    /// Whether the host sees each event during `on_event` (callbacks), rather than at the
-    /// next flush (a queue). The worker then publishes the last event ID before every
-    /// event instead of once per batch, so the host can rely on it from any thread.
-    fn hands_over_each_event(&self) -> bool {
-        true
-    }
 }
 
 /// Makes "once close() returns, no callback runs" true.
@@ -124,11 +118,6 @@ impl Deliverer {
             handler.on_open(http_status);
             handler.flush();
         })
-    }
-
-    /// See [`Handler::hands_over_each_event`].
-    pub fn hands_over_each_event(&self) -> bool {
-        self.handler.hands_over_each_event()
     }
 
     /// After a read's events, delivered with the gate held (see [`Handler::end_read`]).

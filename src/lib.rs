@@ -20,6 +20,7 @@ mod proxy;
 mod published_id;
 pub mod redirect;
 mod report;
+mod request_head;
 mod shared;
 mod stats;
 mod text;
@@ -37,7 +38,7 @@ pub use parser::{Event, Parser, Sink, TooLarge};
 pub use poll_queue::{PollError, TakenBatches};
 pub use report::{ClientError, ErrorKind, Message, OwnedEvent, ReadyState};
 pub use stats::Stats;
-pub use text::Text;
+pub use text::{SharedText, Text};
 pub use tls::TrustRoots;
 pub use transport::BeforeWait;
 

@@ -55,12 +55,37 @@ pub trait Sink {
     fn comment(&mut self, text: Text<'_>);
     /// A valid `retry:` field: the new reconnection time in milliseconds.
     fn retry(&mut self, millis: u64);
+    /// The last event ID string was set: at a dispatch that followed an `id` field, before
+    /// the event (if the dispatch has one). Called once per such dispatch, not per event,
+    /// so a sink that keeps the ID elsewhere copies it once per `id` field the server sent
+    /// and never per event: a long ID followed by many events costs nothing per event.
+    fn last_event_id(&mut self, _id: Text<'_>) {}
+    /// Asked after each event and comment: false ends the feed at once, leaving the rest
+    /// of its bytes unparsed. The stream is then abandoned: feeding it again before
+    /// [`Parser::reset_stream`] would lose those bytes. Lets a closed client's worker stop
+    /// in the middle of a read instead of parsing the rest of it for nobody.
+    fn keep_going(&self) -> bool {
+        true
+    }
 }
 
 /// An event, or a single line, grew beyond the configured maximum size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TooLarge {
     pub limit: usize,
+}
+
+/// Why a feed stopped before the end of its bytes.
+enum Halt {
+    TooLarge(TooLarge),
+    /// The sink asked to stop ([`Sink::keep_going`]).
+    Stopped,
+}
+
+impl From<TooLarge> for Halt {
+    fn from(error: TooLarge) -> Halt {
+        Halt::TooLarge(error)
+    }
 }
 
 /// The UTF-8 byte order mark, stripped once at the start of each stream.
@@ -173,9 +198,17 @@ impl Parser {
     /// `Err(TooLarge)` means the current event (or line) exceeded `max_event_size`; the
     /// stream is then unusable: every further call returns the error until
     /// [`reset_stream`](Parser::reset_stream).
+    /// A sink whose [`Sink::keep_going`] says false ends the feed early, with `Ok`.
     pub fn feed(&mut self, bytes: &[u8], sink: &mut impl Sink) -> Result<(), TooLarge> {
+        match self.feed_until_halt(bytes, sink) {
+            Ok(()) | Err(Halt::Stopped) => Ok(()),
+            Err(Halt::TooLarge(error)) => Err(error),
+        }
+    }
+
+    fn feed_until_halt(&mut self, bytes: &[u8], sink: &mut impl Sink) -> Result<(), Halt> {
         if self.failed {
-            return Err(self.too_large());
+            return Err(self.too_large().into());
         }
         let mut bytes = bytes;
         if self.at_stream_start {
@@ -219,6 +252,7 @@ impl Parser {
                     self.data_start = line_len - value.len();
                     std::mem::swap(&mut self.data, &mut line);
                     self.complete_adopted_data_line(line_len, non_ascii, bytes, end, &mut ends)
+                        .map_err(Halt::from)
                 }
                 _ => self.complete_line(&line, non_ascii, bytes, end, &mut ends, sink),
             };
@@ -294,26 +328,29 @@ impl Parser {
         end: usize,
         ends: &mut LineEnds<'_>,
         sink: &mut impl Sink,
-    ) -> Result<usize, TooLarge> {
+    ) -> Result<usize, Halt> {
         let (next, cr_pending) = terminator(bytes, end, ends);
         // `event_size <= limit` always holds, so this cannot wrap.
         let room = self.limit - self.event_size;
         match line.first() {
-            None => self.dispatch(sink),
+            None => self.dispatch(sink)?,
             Some(b':') => {
                 if line.len() > room {
-                    return Err(self.fail());
+                    return Err(self.fail().into());
                 }
                 self.comment(strip_one_space(&line[1..]), non_ascii, sink);
+                if !sink.keep_going() {
+                    return Err(Halt::Stopped);
+                }
             }
             Some(_) => {
                 let size = line.len() + (next - end);
                 if size > room {
                     if line.len() > room {
-                        return Err(self.fail());
+                        return Err(self.fail().into());
                     }
                     self.field(line, non_ascii, sink);
-                    return Err(self.fail());
+                    return Err(self.fail().into());
                 }
                 self.field(line, non_ascii, sink);
                 self.event_size += size;
@@ -439,18 +476,16 @@ impl Parser {
         sink.comment(Text::from_validated(&self.scratch));
     }
 
-    /// The spec's "dispatch the event".
-    fn dispatch(&mut self, sink: &mut impl Sink) {
+    /// The spec's "dispatch the event". `Err(Halt::Stopped)` when the sink, after the
+    /// event, asked to stop.
+    fn dispatch(&mut self, sink: &mut impl Sink) -> Result<(), Halt> {
         self.event_size = 0;
         if self.id_buffer_changed {
-            // A swap, not a copy: the buffer is only read again after an `id` field has
-            // overwritten it (id_buffer_changed), so its stale content never shows.
-            std::mem::swap(&mut self.last_id, &mut self.id_buffer);
-            self.id_buffer_changed = false;
+            self.commit_last_event_id(sink);
         }
         if self.data.is_empty() {
             self.event_type.clear();
-            return;
+            return Ok(());
         }
         // Every data value was followed by LF: the last one becomes the terminator.
         if let Some(last) = self.data.last_mut() {
@@ -480,6 +515,24 @@ impl Parser {
         self.data_non_ascii = false;
         self.data_start = 0;
         self.event_type.clear();
+        match sink.keep_going() {
+            true => Ok(()),
+            false => Err(Halt::Stopped),
+        }
+    }
+
+    /// The last event ID buffer becomes the last event ID string, and the sink hears of it.
+    fn commit_last_event_id(&mut self, sink: &mut impl Sink) {
+        // A swap, not a copy: the buffer is only read again after an `id` field has
+        // overwritten it (id_buffer_changed), so its stale content never shows.
+        std::mem::swap(&mut self.last_id, &mut self.id_buffer);
+        self.id_buffer_changed = false;
+        // The stale buffer may be a huge ID from earlier: do not keep it for the client's
+        // life (the next `id` field allocates what it needs).
+        if self.id_buffer.capacity() > KEEP_ID_CAPACITY {
+            self.id_buffer = Vec::new();
+        }
+        sink.last_event_id(Text::from_validated(&self.last_id));
     }
 }
 
@@ -518,6 +571,10 @@ fn value_of<'l>(line: &'l [u8], name: &[u8]) -> Option<&'l [u8]> {
 /// use, so that a single 16 MiB event does not pin 16 MiB for the client's lifetime; at
 /// or below it the buffer is kept, so that steady streams allocate nothing per event.
 const KEEP_CAPACITY: usize = 256 * 1024;
+
+/// An ID buffer larger than this is not kept once its ID is replaced. IDs are short: a
+/// long one is a rarity whose memory should go with it.
+const KEEP_ID_CAPACITY: usize = 4 * 1024;
 
 /// Empties `buffer`, and returns its memory when an outsized event made it huge, unless
 /// this use (`used` bytes) and the one before (`last_use`, updated here) were both

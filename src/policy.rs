@@ -48,6 +48,28 @@ pub fn is_event_stream(content_type: Option<&str>) -> bool {
         .eq_ignore_ascii_case("text/event-stream")
 }
 
+/// The first content or transfer coding of a response that the client cannot read, if any:
+/// it decodes none (its requests ask for none), so any Content-Encoding but `identity`, and
+/// any Transfer-Encoding coding but `chunked` (which the HTTP layer removes), would feed
+/// compressed bytes to the parser. Both headers are comma-separated lists, compared
+/// case-insensitively.
+pub fn unsupported_coding<'a>(
+    content_encoding: Option<&'a str>,
+    transfer_encoding: Option<&'a str>,
+) -> Option<&'a str> {
+    let codings = |list: Option<&'a str>| {
+        list.into_iter()
+            .flat_map(|list| list.split(','))
+            .map(|coding| coding.trim_matches(|c| c == ' ' || c == '\t'))
+            .filter(|coding| !coding.is_empty())
+    };
+    codings(content_encoding)
+        .find(|coding| !coding.eq_ignore_ascii_case("identity"))
+        .or_else(|| {
+            codings(transfer_encoding).find(|coding| !coding.eq_ignore_ascii_case("chunked"))
+        })
+}
+
 /// Parses a `Retry-After` value: delay-seconds, or an IMF-fixdate relative to `now`.
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
@@ -232,6 +254,25 @@ mod tests {
         assert!(!is_event_stream(Some("text/event-streams")));
         assert!(!is_event_stream(Some("")));
         assert!(!is_event_stream(None));
+    }
+
+    #[test]
+    fn only_identity_content_and_chunked_transfer_codings_are_readable() {
+        assert_eq!(unsupported_coding(None, None), None);
+        assert_eq!(unsupported_coding(Some("identity"), Some("chunked")), None);
+        assert_eq!(
+            unsupported_coding(Some(" IDENTITY ,"), Some("Chunked")),
+            None
+        );
+        assert_eq!(unsupported_coding(Some(""), None), None);
+        assert_eq!(unsupported_coding(Some("gzip"), None), Some("gzip"));
+        assert_eq!(unsupported_coding(Some("identity, br"), None), Some("br"));
+        assert_eq!(unsupported_coding(Some("x-custom"), None), Some("x-custom"));
+        assert_eq!(
+            unsupported_coding(None, Some("gzip, chunked")),
+            Some("gzip")
+        );
+        assert_eq!(unsupported_coding(None, Some("deflate")), Some("deflate"));
     }
 
     #[test]

@@ -29,8 +29,9 @@ use std::time::{Duration, Instant};
 use crate::batch::{BatchMessage, MessageBatch};
 use crate::delivery::Handler;
 use crate::parser::Event;
+use crate::published_id::{self, PublishedId};
 use crate::report::{ClientError, Message, ReadyState};
-use crate::text::Text;
+use crate::text::{SharedText, Text};
 use crate::transport::BeforeWait;
 use crate::wakeup::Wakeup;
 
@@ -176,7 +177,12 @@ impl TakenBatches {
 }
 
 /// A queue of `capacity` messages (at least 1): the worker's handler and the host's end.
-pub(crate) fn queue(capacity: usize) -> std::io::Result<(QueueHandler, QueueReceiver)> {
+/// `last_event_id`: where the worker publishes each new ID before it delivers the events
+/// that carry it; a long one is shared from there (see [`QueueHandler::shared_id`]).
+pub(crate) fn queue(
+    capacity: usize,
+    last_event_id: Arc<PublishedId>,
+) -> std::io::Result<(QueueHandler, QueueReceiver)> {
     let queue = Arc::new(Queue {
         state: Mutex::default(),
         filled: Condvar::new(),
@@ -191,6 +197,8 @@ pub(crate) fn queue(capacity: usize) -> std::io::Result<(QueueHandler, QueueRece
             announce_before_wait: false,
             queue: queue.clone(),
             pending: MessageBatch::default(),
+            last_event_id,
+            shared_id: None,
         },
         QueueReceiver { queue },
     ))
@@ -277,6 +285,9 @@ pub(crate) struct QueueHandler {
     /// Whether a read's messages may wait for the `BeforeWait` hook to be announced: once
     /// the worker has taken the hook (see [`Handler::before_wait`]).
     announce_before_wait: bool,
+    last_event_id: Arc<PublishedId>,
+    /// The shared copy of the current long ID, and the publish it came from.
+    shared_id: Option<(u64, SharedText)>,
 }
 
 impl QueueHandler {
@@ -305,6 +316,28 @@ impl QueueHandler {
 }
 
 impl QueueHandler {
+    /// A shared copy of `id`, the ID of the event being queued, when it is a long one: the
+    /// published copy, taken once per new ID (the worker publishes each new ID before it
+    /// delivers the events that carry it). Short IDs are copied: cheaper than sharing.
+    fn shared_id(&mut self, id: Text<'_>) -> Option<SharedText> {
+        if id.len() <= published_id::INLINE_BYTES {
+            return None;
+        }
+        let publishes = self.last_event_id.publishes();
+        if let Some((seen, shared)) = &self.shared_id {
+            if *seen == publishes {
+                return Some(shared.clone());
+            }
+        }
+        let shared = self
+            .last_event_id
+            .current_shared()
+            .filter(|published| published.as_text() == id)
+            .unwrap_or_else(|| SharedText::new(id));
+        self.shared_id = Some((publishes, shared.clone()));
+        Some(shared)
+    }
+
     /// Queues what was collected, announced or not (see the module comment).
     fn queue_pending(&mut self, announce: bool) {
         if self.pending.is_empty() {
@@ -322,11 +355,6 @@ impl QueueHandler {
 }
 
 impl Handler for QueueHandler {
-    /// The host sees nothing before the flush.
-    fn hands_over_each_event(&self) -> bool {
-        false
-    }
-
     fn flush(&mut self) {
         self.queue_pending(true);
     }
@@ -348,7 +376,8 @@ impl Handler for QueueHandler {
     }
     fn on_event(&mut self, event: &Event<'_>) {
         if self.reserve_one() {
-            self.pending.push_event(event);
+            let shared_id = self.shared_id(event.id);
+            self.pending.push_event(event, shared_id.as_ref());
         }
     }
     fn on_comment(&mut self, text: Text<'_>) {
@@ -501,6 +530,10 @@ impl QueueReceiver {
 mod tests {
     use super::*;
 
+    fn test_queue(capacity: usize) -> (QueueHandler, QueueReceiver) {
+        queue(capacity, Arc::new(PublishedId::new(""))).unwrap()
+    }
+
     fn readable(receiver: &QueueReceiver) -> bool {
         crate::wakeup::fd_readable(receiver.wakeup_fd())
     }
@@ -513,7 +546,7 @@ mod tests {
 
     #[test]
     fn messages_are_visible_only_after_the_flush_and_the_fd_follows_the_count() {
-        let (mut handler, receiver) = queue(8).unwrap();
+        let (mut handler, receiver) = test_queue(8);
         states(3, &mut handler);
         assert!(!readable(&receiver));
         assert_eq!(receiver.poll(Some(Duration::ZERO)), Err(PollError::Timeout));
@@ -529,7 +562,7 @@ mod tests {
 
     #[test]
     fn with_the_hook_taken_a_read_is_announced_when_the_worker_would_wait() {
-        let (mut handler, receiver) = queue(64).unwrap();
+        let (mut handler, receiver) = test_queue(64);
         let before_wait = handler.before_wait().expect("the queue wants the hook");
         states(3, &mut handler);
         handler.end_read();
@@ -549,7 +582,7 @@ mod tests {
 
     #[test]
     fn without_the_hook_every_read_is_announced() {
-        let (mut handler, receiver) = queue(64).unwrap();
+        let (mut handler, receiver) = test_queue(64);
         states(1, &mut handler);
         handler.end_read();
         assert!(readable(&receiver));
@@ -557,7 +590,7 @@ mod tests {
 
     #[test]
     fn a_quarter_of_the_capacity_is_announced_without_waiting_for_the_hook() {
-        let (mut handler, receiver) = queue(8).unwrap();
+        let (mut handler, receiver) = test_queue(8);
         let _before_wait = handler.before_wait();
         states(1, &mut handler);
         handler.end_read();
@@ -569,7 +602,7 @@ mod tests {
 
     #[test]
     fn any_other_delivery_is_announced_at_once() {
-        let (mut handler, receiver) = queue(64).unwrap();
+        let (mut handler, receiver) = test_queue(64);
         let _before_wait = handler.before_wait();
         states(1, &mut handler);
         handler.end_read();
@@ -581,7 +614,7 @@ mod tests {
 
     #[test]
     fn a_poll_waiting_for_messages_wakes_when_they_are_announced() {
-        let (mut handler, receiver) = queue(64).unwrap();
+        let (mut handler, receiver) = test_queue(64);
         let before_wait = handler.before_wait().unwrap();
         let (sender, polled) = std::sync::mpsc::channel();
         let host = std::thread::spawn(move || {
@@ -610,7 +643,7 @@ mod tests {
 
     #[test]
     fn batches_the_host_is_done_with_are_filled_again_within_bounds() {
-        let (mut handler, receiver) = queue(1000).unwrap();
+        let (mut handler, receiver) = test_queue(1000);
         for _ in 0..20 {
             states(2, &mut handler);
             handler.flush();
@@ -636,7 +669,7 @@ mod tests {
         assert_eq!(spares(&receiver), SPARE_BATCHES);
 
         // A batch larger than the byte bound is not kept.
-        let (mut handler, receiver) = queue(1000).unwrap();
+        let (mut handler, receiver) = test_queue(1000);
         let big = format!("{}\0", "x".repeat(SPARE_BYTES));
         handler.on_event(&Event {
             event_type: Text::from_bytes_with_nul(b"message\0"),
@@ -650,7 +683,7 @@ mod tests {
 
     #[test]
     fn a_batch_that_outlives_its_queue_is_simply_freed() {
-        let (mut handler, receiver) = queue(8).unwrap();
+        let (mut handler, receiver) = test_queue(8);
         states(2, &mut handler);
         handler.flush();
         let taken = receiver.poll_all(None).unwrap();
@@ -662,7 +695,7 @@ mod tests {
 
     #[test]
     fn poll_all_takes_every_batch_after_what_was_taken_singly() {
-        let (mut handler, receiver) = queue(16).unwrap();
+        let (mut handler, receiver) = test_queue(16);
         handler.on_open(200);
         handler.on_state(ReadyState::Open);
         handler.flush();
@@ -684,7 +717,7 @@ mod tests {
 
     #[test]
     fn the_worker_never_has_more_than_the_capacity_queued() {
-        let (mut handler, receiver) = queue(4).unwrap();
+        let (mut handler, receiver) = test_queue(4);
         let worker = std::thread::spawn(move || {
             states(10, &mut handler);
             handler.flush();
@@ -706,7 +739,7 @@ mod tests {
 
     #[test]
     fn queued_strings_are_bounded_but_any_one_event_passes() {
-        let (mut handler, receiver) = queue(1000).unwrap();
+        let (mut handler, receiver) = test_queue(1000);
         let data = format!("{}\0", "x".repeat(MAX_QUEUED_BYTES / 4));
         let big = format!("{}\0", "y".repeat(MAX_QUEUED_BYTES * 2));
         let big_len = big.len();
@@ -749,7 +782,7 @@ mod tests {
 
     #[test]
     fn close_releases_a_worker_blocked_on_a_full_queue_and_keeps_what_was_queued() {
-        let (mut handler, receiver) = queue(1).unwrap();
+        let (mut handler, receiver) = test_queue(1);
         handler.on_open(200);
         let blocked = std::thread::spawn(move || {
             handler.on_state(ReadyState::Open); // the queue is full: blocks
@@ -768,7 +801,7 @@ mod tests {
     #[test]
     fn a_zero_timeout_poll_reports_closed_as_soon_as_the_host_closed() {
         // The worker's handler is still alive: it has not ended yet.
-        let (_handler, receiver) = queue(4).unwrap();
+        let (_handler, receiver) = test_queue(4);
         assert_eq!(receiver.poll(Some(Duration::ZERO)), Err(PollError::Timeout));
         receiver.queue().close();
         assert_eq!(receiver.poll(Some(Duration::ZERO)), Err(PollError::Closed));
@@ -777,7 +810,7 @@ mod tests {
 
     #[test]
     fn poll_reports_timeout_then_closed_once_the_worker_is_gone() {
-        let (mut handler, receiver) = queue(4).unwrap();
+        let (mut handler, receiver) = test_queue(4);
         assert_eq!(
             receiver.poll(Some(Duration::from_millis(5))),
             Err(PollError::Timeout)
@@ -790,7 +823,7 @@ mod tests {
 
     #[test]
     fn a_waiting_poll_wakes_for_a_batch() {
-        let (mut handler, receiver) = queue(4).unwrap();
+        let (mut handler, receiver) = test_queue(4);
         let worker = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(20));
             handler.on_open(200);

@@ -13,20 +13,30 @@
 //! fails only when the writer has since finished a publish and begun the next one there,
 //! so every retry means the writer made progress.
 //!
-//! IDs longer than the inline buffer (rare) go through a mutex per slot.
+//! IDs longer than the inline buffer (rare) go through a mutex per slot, as a
+//! [`SharedText`]: one copy per new ID, which the poll queue shares too (see
+//! [`PublishedId::current_shared`]) instead of copying it into every queued event.
+//!
+//! The worker publishes once per new ID (the parser's `Sink::last_event_id`), not once
+//! per event: a server that sends one 16 MB ID and then a million events costs one copy.
 
 use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+use crate::text::{SharedText, Text};
+
 /// IDs up to this many bytes are stored inline, without a lock.
 const INLINE_WORDS: usize = 8;
-const INLINE_BYTES: usize = INLINE_WORDS * 8;
+pub(crate) const INLINE_BYTES: usize = INLINE_WORDS * 8;
 
 #[derive(Debug)]
 pub(crate) struct PublishedId {
     slots: [Slot; 2],
     /// The slot holding the last complete publish.
     current: AtomicUsize,
+    /// How many publishes there were: the writer's own way to tell that the ID changed
+    /// (see [`PublishedId::current_shared`]).
+    publishes: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -37,8 +47,9 @@ struct Slot {
     /// The bytes of an ID of at most `INLINE_BYTES`, little-endian in 8-byte words. Atomic
     /// words because readers may race the writer (the sequence tells them to retry).
     inline: [AtomicU64; INLINE_WORDS],
-    /// An ID longer than `INLINE_BYTES`.
-    long: Mutex<String>,
+    /// An ID longer than `INLINE_BYTES`; `None` once an inline one replaced it, so that a
+    /// huge ID does not stay in memory after the server moved on.
+    long: Mutex<Option<SharedText>>,
 }
 
 impl PublishedId {
@@ -46,16 +57,37 @@ impl PublishedId {
         let published = PublishedId {
             slots: Default::default(),
             current: AtomicUsize::new(0),
+            publishes: AtomicU64::new(0),
         };
-        published.publish(id);
+        let mut with_nul = Vec::with_capacity(id.len() + 1);
+        with_nul.extend_from_slice(id.as_bytes());
+        with_nul.push(0);
+        published.publish(Text::from_bytes_with_nul(&with_nul));
         published
     }
 
     /// Publishes `id`. Only one thread (the worker) may call this.
-    pub fn publish(&self, id: &str) {
+    pub fn publish(&self, id: Text<'_>) {
         let next = 1 - self.current.load(Ordering::Relaxed);
         self.slots[next].write(id);
         self.current.store(next, Ordering::Release);
+        // Only the writer changes it: no read-modify-write needed.
+        let publishes = self.publishes.load(Ordering::Relaxed);
+        self.publishes.store(publishes + 1, Ordering::Relaxed);
+    }
+
+    /// How many times an ID was published. For the writer's thread: it changes exactly
+    /// when the writer publishes.
+    pub fn publishes(&self) -> u64 {
+        self.publishes.load(Ordering::Relaxed)
+    }
+
+    /// The ID last published, shared rather than copied, when it is longer than the inline
+    /// buffer; `None` for a short one. For the writer's thread, which knows the slot is
+    /// not being written.
+    pub fn current_shared(&self) -> Option<SharedText> {
+        let slot = &self.slots[self.current.load(Ordering::Relaxed)];
+        lock(&slot.long).clone()
     }
 
     /// The ID last published.
@@ -72,24 +104,33 @@ impl PublishedId {
     }
 }
 
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl Slot {
-    fn write(&self, id: &str) {
+    fn write(&self, id: Text<'_>) {
+        let was_long = self.len.load(Ordering::Relaxed) > INLINE_BYTES;
         let sequence = self.sequence.load(Ordering::Relaxed);
         self.sequence
             .store(sequence.wrapping_add(1), Ordering::Relaxed);
         // The odd sequence is visible before any byte changes.
         fence(Ordering::Release);
-        let bytes = id.as_bytes();
+        let bytes = id.as_str().as_bytes();
         if bytes.len() <= INLINE_BYTES {
             for (word, chunk) in self.inline.iter().zip(bytes.chunks(8)) {
                 let mut buffer = [0u8; 8];
                 buffer[..chunk.len()].copy_from_slice(chunk);
                 word.store(u64::from_le_bytes(buffer), Ordering::Relaxed);
             }
+            if was_long {
+                *lock(&self.long) = None;
+            }
         } else {
-            let mut long = self.long.lock().unwrap_or_else(|e| e.into_inner());
-            long.clear();
-            long.push_str(id);
+            // Copied before the lock is taken: readers wait only for the pointer swap.
+            let shared = SharedText::new(id);
+            let replaced = lock(&self.long).replace(shared);
+            drop(replaced);
         }
         self.len.store(bytes.len(), Ordering::Relaxed);
         self.sequence
@@ -111,8 +152,9 @@ impl Slot {
             bytes.truncate(len);
             bytes
         } else {
-            let long = self.long.lock().unwrap_or_else(|e| e.into_inner());
-            long.as_bytes().to_vec()
+            // Cloned under the lock, copied after it.
+            let shared = lock(&self.long).clone();
+            shared.map_or_else(Vec::new, |id| id.as_text().as_str().as_bytes().to_vec())
         };
         // Every load above happens before the sequence is checked again.
         fence(Ordering::Acquire);
@@ -130,15 +172,44 @@ mod tests {
     use std::sync::atomic::AtomicBool;
     use std::sync::Arc;
 
+    /// `text` followed by a NUL, for [`Text::from_bytes_with_nul`].
+    fn with_nul(text: &str) -> Vec<u8> {
+        format!("{text}\0").into_bytes()
+    }
+
     #[test]
     fn reads_what_was_published_at_every_length() {
         let id = PublishedId::new("start");
         assert_eq!(id.read(), "start");
         for len in [0, 1, 7, 8, 9, 63, 64, 65, 200, 3] {
             let text: String = "é".repeat(len / 2) + &"x".repeat(len % 2);
-            id.publish(&text);
+            id.publish(Text::from_bytes_with_nul(&with_nul(&text)));
             assert_eq!(id.read(), text, "length {len}");
         }
+    }
+
+    #[test]
+    fn a_long_id_is_shared_once_per_publish_and_released_when_replaced() {
+        let published = PublishedId::new("short");
+        assert_eq!(published.current_shared(), None, "short IDs are inline");
+        let long = "x".repeat(INLINE_BYTES + 1);
+        let before = published.publishes();
+        published.publish(Text::from_bytes_with_nul(&with_nul(&long)));
+        assert_eq!(published.publishes(), before + 1);
+        let first = published.current_shared().expect("a long ID is shared");
+        let second = published.current_shared().unwrap();
+        assert!(
+            SharedText::same_copy(&first, &second),
+            "not copied per call"
+        );
+        assert_eq!(first.as_text(), long.as_str());
+        assert_eq!(published.read(), long);
+        // Two short IDs later both slots are inline again: the long copy is gone.
+        published.publish(Text::from_bytes_with_nul(b"1\0"));
+        published.publish(Text::from_bytes_with_nul(b"2\0"));
+        drop(second);
+        assert_eq!(published.current_shared(), None);
+        assert_eq!(first.clones(), 1, "the published copy was released");
     }
 
     #[test]
@@ -171,7 +242,8 @@ mod tests {
                     } else {
                         65 + n
                     };
-                    published.publish(&letter.to_string().repeat(len));
+                    let id = with_nul(&letter.to_string().repeat(len));
+                    published.publish(Text::from_bytes_with_nul(&id));
                     round += 1;
                 }
                 round

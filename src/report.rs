@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::parser::Event;
-use crate::text::Text;
+use crate::text::{SharedText, Text};
 
 /// The browser `EventSource.readyState` values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,7 +31,8 @@ pub enum ErrorKind {
     Connect,
     /// A status other than 200.
     HttpStatus,
-    /// A 200 response whose MIME type is not text/event-stream.
+    /// A 200 response whose MIME type is not text/event-stream, or whose body is encoded
+    /// (compressed) in a way the client does not decode.
     ContentType,
     /// The server closed the stream.
     StreamEnded,
@@ -81,29 +82,45 @@ pub struct ClientError {
 
 /// An event owned by a queued message.
 ///
-/// The three strings live in one allocation, each followed by a NUL byte, so that a poll-mode
-/// host can borrow them as C strings until it frees the message.
-#[derive(Clone, PartialEq, Eq)]
+/// The strings live in one allocation, each followed by a NUL byte, so that a poll-mode host
+/// can borrow them as C strings until it frees the message; except a long ID shared with the
+/// queue (see [`SharedText`]), which is not copied for every event that carries it.
+#[derive(Clone)]
 pub struct OwnedEvent {
     buffer: Box<[u8]>,
     type_end: usize,
     data_end: usize,
+    /// The ID when it is shared; else it follows the data in `buffer`.
+    shared_id: Option<SharedText>,
 }
 
 impl OwnedEvent {
+    /// A copy of `event`.
     pub fn from_event(event: &Event<'_>) -> OwnedEvent {
-        let parts = [event.event_type, event.data, event.id];
-        let total = parts.iter().map(|t| t.as_bytes_with_nul().len()).sum();
-        let mut buffer = Vec::with_capacity(total);
-        buffer.extend_from_slice(event.event_type.as_bytes_with_nul());
+        OwnedEvent::sharing_id(event, None)
+    }
+
+    /// A copy of `event`, except its ID when `shared_id` is a shared copy of it.
+    pub(crate) fn sharing_id(event: &Event<'_>, shared_id: Option<&SharedText>) -> OwnedEvent {
+        let id = match shared_id {
+            Some(_) => &b""[..],
+            None => event.id.as_bytes_with_nul(),
+        };
+        let (event_type, data) = (
+            event.event_type.as_bytes_with_nul(),
+            event.data.as_bytes_with_nul(),
+        );
+        let mut buffer = Vec::with_capacity(event_type.len() + data.len() + id.len());
+        buffer.extend_from_slice(event_type);
         let type_end = buffer.len();
-        buffer.extend_from_slice(event.data.as_bytes_with_nul());
+        buffer.extend_from_slice(data);
         let data_end = buffer.len();
-        buffer.extend_from_slice(event.id.as_bytes_with_nul());
+        buffer.extend_from_slice(id);
         OwnedEvent {
             buffer: buffer.into_boxed_slice(),
             type_end,
             data_end,
+            shared_id: shared_id.cloned(),
         }
     }
 
@@ -112,10 +129,23 @@ impl OwnedEvent {
         Event {
             event_type: Text::from_validated(&self.buffer[..self.type_end]),
             data: Text::from_validated(&self.buffer[self.type_end..self.data_end]),
-            id: Text::from_validated(&self.buffer[self.data_end..]),
+            id: match &self.shared_id {
+                Some(shared) => shared.as_text(),
+                None => Text::from_validated(&self.buffer[self.data_end..]),
+            },
         }
     }
 }
+
+/// Equal when the three strings are, however they are stored.
+impl PartialEq for OwnedEvent {
+    fn eq(&self, other: &OwnedEvent) -> bool {
+        let (a, b) = (self.as_event(), other.as_event());
+        a.event_type == b.event_type && a.data == b.data && a.id == b.id
+    }
+}
+
+impl Eq for OwnedEvent {}
 
 impl std::fmt::Debug for OwnedEvent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -11,13 +11,15 @@ use crate::poll_queue::Queue;
 use crate::published_id::PublishedId;
 use crate::report::ReadyState;
 use crate::stats::StatsCounters;
+use crate::text::Text;
 
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub gate: Arc<CloseGate>,
     pub stats: StatsCounters,
     state: AtomicU8,
-    last_event_id: PublishedId,
+    /// Shared with poll mode's queue, which takes long IDs from it (see `PublishedId`).
+    last_event_id: Arc<PublishedId>,
     /// Dropped by close(): every wait on its receiver (backoff sleep, full queue) ends.
     stop: Mutex<Option<Sender<()>>>,
     /// The agent of the attempt in flight. Shutting it down interrupts a request or body
@@ -39,14 +41,17 @@ pub(crate) struct WorkerSignals {
 }
 
 impl Shared {
-    pub fn new(last_event_id: &str, queue: Option<Arc<Queue>>) -> (Shared, WorkerSignals) {
+    pub fn new(
+        last_event_id: Arc<PublishedId>,
+        queue: Option<Arc<Queue>>,
+    ) -> (Shared, WorkerSignals) {
         let (stop_tx, stop) = crossbeam_channel::bounded(0);
         let (wake_tx, wake) = crossbeam_channel::bounded(1);
         let shared = Shared {
             gate: Arc::default(),
             stats: StatsCounters::default(),
             state: AtomicU8::new(ReadyState::Connecting as u8),
-            last_event_id: PublishedId::new(last_event_id),
+            last_event_id,
             stop: Mutex::new(Some(stop_tx)),
             agent: Mutex::new(None),
             restart_requested: AtomicBool::new(false),
@@ -75,8 +80,8 @@ impl Shared {
         self.last_event_id.read()
     }
 
-    /// Only the worker calls this.
-    pub fn set_last_event_id(&self, id: &str) {
+    /// Only the worker calls this, before it delivers an event that carries `id`.
+    pub fn set_last_event_id(&self, id: Text<'_>) {
         self.last_event_id.publish(id);
     }
 

@@ -1,5 +1,8 @@
 //! [`Text`]: a borrowed UTF-8 string that is also NUL-terminated in memory, so that the same
-//! bytes can be handed to Rust (`&str`) and to C (`const char *` + length) without a copy.
+//! bytes can be handed to Rust (`&str`) and to C (`const char *` + length) without a copy;
+//! and [`SharedText`], its owned twin whose clones share one copy.
+
+use std::sync::Arc;
 
 /// A borrowed view of valid UTF-8 followed by one NUL byte.
 ///
@@ -59,6 +62,41 @@ impl<'a> Text<'a> {
     }
 }
 
+/// An owned [`Text`] whose clones share the bytes: for a value many messages carry, such as
+/// a long last event ID that every later event repeats, so that it is copied once, not once
+/// per message.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SharedText(Arc<[u8]>);
+
+impl SharedText {
+    /// A copy of `text`.
+    pub fn new(text: Text<'_>) -> SharedText {
+        SharedText(Arc::from(text.as_bytes_with_nul()))
+    }
+
+    pub fn as_text(&self) -> Text<'_> {
+        // A copy of a Text's bytes: valid UTF-8 followed by one NUL.
+        Text::from_validated(&self.0)
+    }
+
+    /// How many clones of this copy exist.
+    #[cfg(test)]
+    pub(crate) fn clones(&self) -> usize {
+        Arc::strong_count(&self.0)
+    }
+
+    /// Whether both are clones of the same copy.
+    pub fn same_copy(a: &SharedText, b: &SharedText) -> bool {
+        Arc::ptr_eq(&a.0, &b.0)
+    }
+}
+
+impl std::fmt::Debug for SharedText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.as_text().fmt(f)
+    }
+}
+
 impl std::fmt::Debug for Text<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         std::fmt::Debug::fmt(self.as_str(), f)
@@ -93,6 +131,18 @@ mod tests {
     fn keeps_interior_nul_bytes() {
         let text = Text::from_bytes_with_nul(b"a\0b\0");
         assert_eq!(text.as_str(), "a\0b");
+    }
+
+    #[test]
+    fn shared_text_clones_share_one_copy() {
+        let shared = SharedText::new(Text::from_bytes_with_nul(b"id-1\0"));
+        let clone = shared.clone();
+        assert!(SharedText::same_copy(&shared, &clone));
+        assert_eq!(clone.as_text(), "id-1");
+        assert_eq!(clone.as_text().as_bytes_with_nul(), b"id-1\0");
+        let copy = SharedText::new(shared.as_text());
+        assert_eq!(copy, shared);
+        assert!(!SharedText::same_copy(&shared, &copy));
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_channel::select;
+use ureq::http::HeaderValue;
 
 use crate::config::Config;
 use crate::connection::{self, Attempt, AttemptFailure, OpenStream};
@@ -13,6 +14,7 @@ use crate::delivery::Deliverer;
 use crate::parser::{Event, Parser, Sink, TooLarge};
 use crate::policy::{Decision, Ending, Policy, RetrySettings};
 use crate::report::{ClientError, ErrorKind, ReadyState};
+use crate::request_head;
 use crate::shared::{Shared, WorkerSignals};
 use crate::text::Text;
 
@@ -40,6 +42,8 @@ pub(crate) struct Worker {
     jitter: Jitter,
     read_buffer: Vec<u8>,
     attempts: u32,
+    /// The last event ID whose unsendability was logged (a fingerprint of it).
+    unsendable_id_logged: Option<u64>,
     /// Kept across attempts, so a retry after a kept-alive 5xx can reuse its connection;
     /// replaced after a restart, which shuts it down for good.
     agent: Option<ureq::Agent>,
@@ -69,6 +73,7 @@ impl Worker {
             jitter: Jitter::seeded(),
             read_buffer: Vec::new(),
             attempts: 0,
+            unsendable_id_logged: None,
             agent: None,
         }
     }
@@ -194,10 +199,12 @@ impl Worker {
             self.config.url,
             self.attempts
         );
+        let last_event_id_header = self.last_event_id_header();
         let opened = connection::open(&Attempt {
             config: &self.config,
             agent: &agent,
             last_event_id: self.parser.last_event_id(),
+            last_event_id_header,
             number: self.attempts,
             gate: &self.shared.gate,
         });
@@ -218,6 +225,27 @@ impl Worker {
         }
     }
 
+    /// The `Last-Event-ID` to send. A server's ID that cannot be sent (see `request_head`)
+    /// is left out, with a warning the first time, not at every reconnect.
+    fn last_event_id_header(&mut self) -> Option<HeaderValue> {
+        let id = self.parser.last_event_id();
+        match request_head::last_event_id_value(id) {
+            Ok(header) => header,
+            Err(unsendable) => {
+                let fingerprint = fingerprint(id);
+                if self.unsendable_id_logged != Some(fingerprint) {
+                    self.unsendable_id_logged = Some(fingerprint);
+                    log::warn!(
+                        "the last event ID from {} is not sent as Last-Event-ID ({unsendable}); \
+                         reconnects go without it until the server sends another",
+                        self.config.url
+                    );
+                }
+                None
+            }
+        }
+    }
+
     fn read_stream(&mut self, mut stream: OpenStream) -> Outcome {
         self.shared.set_ready_state(ReadyState::Open);
         self.deliverer.open(stream.http_status);
@@ -228,7 +256,6 @@ impl Worker {
             self.read_buffer = vec![0; READ_BUFFER_INITIAL];
         }
         let mut sink = WorkerSink {
-            id_per_event: self.deliverer.hands_over_each_event(),
             deliverer: &mut self.deliverer,
             policy: &mut self.policy,
             shared: &self.shared,
@@ -246,11 +273,10 @@ impl Worker {
                 }
                 Ok(n) => {
                     let fed = {
+                        // Held for the read's callbacks, but not beyond a close: the sink
+                        // stops the parser at the first event or comment after it.
                         let _batch = self.shared.gate.hold();
                         let fed = self.parser.feed(&self.read_buffer[..n], &mut sink);
-                        // Before the batch is announced: a poll-mode host must not see
-                        // an event whose id sse_client_last_event_id does not show yet.
-                        sink.sync_last_event_id(self.parser.last_event_id());
                         sink.deliverer.end_read();
                         fed
                     };
@@ -328,6 +354,14 @@ impl Worker {
     }
 }
 
+/// Tells IDs apart without keeping a copy of one that may be megabytes long.
+fn fingerprint(id: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    id.hash(&mut hasher);
+    hasher.finish()
+}
+
 fn classify_read_error(error: std::io::Error, config: &Config) -> (ErrorKind, String) {
     match ureq::Error::from(error) {
         ureq::Error::Timeout(_) => (
@@ -348,8 +382,6 @@ fn classify_read_error(error: std::io::Error, config: &Config) -> (ErrorKind, St
 /// The parser's sink on the worker: delivers, and keeps the policy, the counters and the
 /// shared last event ID up to date.
 struct WorkerSink<'a> {
-    /// Publish the last event ID before each event (callbacks), not once per read.
-    id_per_event: bool,
     deliverer: &'a mut Deliverer,
     policy: &'a mut Policy,
     shared: &'a Shared,
@@ -361,12 +393,6 @@ struct WorkerSink<'a> {
 }
 
 impl WorkerSink<'_> {
-    /// Publishes the parser's last event ID for `sse_client_last_event_id`: a few plain
-    /// stores (see `PublishedId`), cheaper than checking whether it changed.
-    fn sync_last_event_id(&mut self, id: &str) {
-        self.shared.set_last_event_id(id);
-    }
-
     /// Adds one read's bytes, events and comments to the client's counters.
     fn publish_counts(&mut self, bytes: usize) {
         self.shared
@@ -381,12 +407,20 @@ impl Sink for WorkerSink<'_> {
     fn event(&mut self, event: &Event<'_>) {
         self.delivered = true;
         self.events += 1;
-        // Published before the callback runs: a host that saw this event can count on
-        // sse_client_last_event_id saying so, from any thread.
-        if self.id_per_event {
-            self.sync_last_event_id(event.id.as_str());
-        }
         self.deliverer.event_in_batch(event);
+    }
+
+    /// Published as soon as the parser commits it, before the event that carries it is
+    /// delivered or queued: a host that saw an event, in either mode, can count on
+    /// sse_client_last_event_id showing its ID (or a later one), from any thread. Once per
+    /// new ID, not per event, so a long ID costs nothing per event.
+    fn last_event_id(&mut self, id: Text<'_>) {
+        self.shared.set_last_event_id(id);
+    }
+
+    /// No per-event work after close: the rest of the read is left unparsed.
+    fn keep_going(&self) -> bool {
+        !self.shared.gate.is_closed()
     }
 
     fn comment(&mut self, text: Text<'_>) {

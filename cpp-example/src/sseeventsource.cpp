@@ -279,6 +279,7 @@ void SseEventSource::setLastEventId(const QString &id)
     if (id == m_lastEventId)
         return;
     m_lastEventId = id;
+    m_batchIdBytes = nullptr;
     emit lastEventIdChanged(m_lastEventId);
 }
 
@@ -574,6 +575,7 @@ void SseEventSource::releaseClient()
     // (bounded by the connect timeout). Queued messages are discarded.
     sse_client_free(std::exchange(m_client, nullptr));
     sse_batch_free(std::exchange(m_batch, nullptr));
+    m_batchIdBytes = nullptr;
     ++m_generation;
 }
 
@@ -608,6 +610,7 @@ void SseEventSource::drain()
     }
     m_batch = batch;
     m_batchNext = 0;
+    m_batchIdBytes = nullptr;
     deliverBatch(guard);
 }
 
@@ -625,6 +628,7 @@ bool SseEventSource::deliverBatch(const Guard &guard)
         }
     }
     sse_batch_free(std::exchange(m_batch, nullptr));
+    m_batchIdBytes = nullptr;
     return true;
 }
 
@@ -643,7 +647,13 @@ bool SseEventSource::dispatch(const sse_message *message, const Guard &guard)
         if (!e)
             return true;
         Decoder &decoder = *m_decoder;
-        const bool idChanged = decoder.updateId(m_lastEventId, e->id, e->id_len);
+        // The events of a batch that carry the same long ID point at one copy of it, which
+        // stays put while the batch lives: the same bytes at the same place are the same
+        // ID, without comparing what may be megabytes again for every event.
+        const bool sameIdAsBefore = e->id == m_batchIdBytes && e->id_len == m_batchIdLen;
+        const bool idChanged = !sameIdAsBefore && decoder.updateId(m_lastEventId, e->id, e->id_len);
+        m_batchIdBytes = e->id;
+        m_batchIdLen = e->id_len;
         // The event's ID is lastEventId (shared), but never null: the decoding of "".
         const SseEvent event(decoder.type(e->type, e->type_len), decoder.data(e->data, e->data_len),
                              m_lastEventId.isNull() ? QStringLiteral("") : m_lastEventId);

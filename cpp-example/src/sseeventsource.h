@@ -293,6 +293,10 @@ private:
     // a batch when a slot moved this object to another thread mid-batch.
     sse_batch *m_batch = nullptr;
     size_t m_batchNext = 0;
+    // The ID bytes of the last event delivered from m_batch, while that batch lives (see
+    // dispatch()); null otherwise.
+    const char *m_batchIdBytes = nullptr;
+    size_t m_batchIdLen = 0;
     QSocketNotifier *m_notifier = nullptr;
     quint64 m_generation = 0; // bumped each time the client is released
     std::unique_ptr<Decoder> m_decoder;

@@ -159,8 +159,9 @@ pub unsafe extern "C" fn sse_client_ready_state(client: *const sse_client) -> ss
 /// Copies the last event ID into `buf` like snprintf: at most `buf_len - 1` bytes and a
 /// NUL (nothing when `buf_len` is 0, where `buf` may be NULL). Returns the full length of
 /// the ID in bytes, so a return value >= `buf_len` means it was truncated. 0 for a NULL
-/// client. The ID is the configured one until the server sends an `id:` field; it is
-/// updated before each event is delivered.
+/// client. The ID is the configured one until the server sends an `id:` field. In both
+/// delivery modes it is updated before any event that carries it is delivered (called back
+/// or queued): once the host has an event, this returns that event's ID or a later one.
 ///
 /// # Safety
 /// `client` NULL or live; `buf` NULL (with `buf_len` 0) or `buf_len` writable bytes.

@@ -6,7 +6,7 @@ use super::views::{sse_error, sse_event, sse_ready_state, OwnedErrorView};
 use crate::batch::BatchMessage;
 use crate::parser::Event;
 use crate::report::ReadyState;
-use crate::text::Text;
+use crate::text::{SharedText, Text};
 
 /// What a queued message carries.
 #[repr(C)]
@@ -36,6 +36,9 @@ pub struct sse_message {
     /// The strings `event` or `comment` point into, for a message of its own; empty in a
     /// batch, which owns them.
     storage: Box<[u8]>,
+    /// For a message of its own whose event ID is a long one shared with the queue: that
+    /// ID (`event.id` points into it), not copied for each message.
+    shared_id: Option<SharedText>,
 }
 
 /// No comment text.
@@ -46,7 +49,7 @@ impl sse_message {
     /// borrows from (a batch kept alongside, or `storage`).
     pub(crate) fn view(message: BatchMessage<'_>) -> sse_message {
         let (kind, http_status, state, event, comment, error) = match message {
-            BatchMessage::Event(event) => (
+            BatchMessage::Event { event, .. } => (
                 sse_message_kind::SSE_MESSAGE_EVENT,
                 0,
                 ReadyState::Closed,
@@ -99,14 +102,20 @@ impl sse_message {
             comment,
             error,
             storage: Box::default(),
+            shared_id: None,
         }
     }
 
     /// A message of its own: its strings are copied into one buffer it owns.
     pub(crate) fn owned(message: BatchMessage<'_>) -> Box<sse_message> {
         match message {
-            BatchMessage::Event(event) => {
-                let parts = [event.event_type, event.data, event.id];
+            BatchMessage::Event { event, shared_id } => {
+                // A shared ID is referred to, not copied (it may be megabytes).
+                let id = match shared_id {
+                    Some(_) => Text::EMPTY,
+                    None => event.id,
+                };
+                let parts = [event.event_type, event.data, id];
                 let storage: Box<[u8]> = parts
                     .iter()
                     .flat_map(|part| part.as_bytes_with_nul())
@@ -114,14 +123,23 @@ impl sse_message {
                     .collect();
                 let type_end = event.event_type.len() + 1;
                 let data_end = type_end + event.data.len() + 1;
+                let shared_id = shared_id.cloned();
                 let copy = Event {
                     event_type: Text::from_validated(&storage[..type_end]),
                     data: Text::from_validated(&storage[type_end..data_end]),
-                    id: Text::from_validated(&storage[data_end..]),
+                    id: match &shared_id {
+                        Some(shared) => shared.as_text(),
+                        None => Text::from_validated(&storage[data_end..]),
+                    },
                 };
-                let mut view = sse_message::view(BatchMessage::Event(copy));
-                // Moving the box keeps its heap bytes, and the view's pointers, in place.
+                let mut view = sse_message::view(BatchMessage::Event {
+                    event: copy,
+                    shared_id: None,
+                });
+                // Moving the box (and the Arc) keeps their heap bytes, and the view's
+                // pointers, in place.
                 view.storage = storage;
+                view.shared_id = shared_id;
                 Box::new(view)
             }
             BatchMessage::Comment(text) => {

@@ -81,7 +81,8 @@ pub enum sse_error_kind {
     SSE_ERROR_KIND_CONNECT,
     /// A status other than 200.
     SSE_ERROR_KIND_HTTP_STATUS,
-    /// Not text/event-stream.
+    /// Not text/event-stream, or encoded (a Content-Encoding other than identity, which the
+    /// client does not decode): the stream is not read, will_retry is false.
     SSE_ERROR_KIND_CONTENT_TYPE,
     /// The server closed the stream.
     SSE_ERROR_KIND_STREAM_ENDED,

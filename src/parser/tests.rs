@@ -19,10 +19,15 @@ enum Item {
     Retry(u64),
 }
 
-/// A sink that records everything, and checks every `Text` it is given.
+/// A sink that records everything, and checks every `Text` it is given and that every
+/// event's ID is the one last announced through `Sink::last_event_id`.
 #[derive(Default)]
 struct Recorder {
     items: Vec<Item>,
+    /// The last event ID as announced, once known (the start value is the test's).
+    announced: Option<String>,
+    /// How many times it was announced.
+    announcements: usize,
 }
 
 fn owned(text: Text<'_>) -> String {
@@ -35,6 +40,13 @@ fn owned(text: Text<'_>) -> String {
 
 impl Sink for Recorder {
     fn event(&mut self, event: &Event<'_>) {
+        if let Some(announced) = &self.announced {
+            assert_eq!(
+                event.id,
+                announced.as_str(),
+                "the ID was not announced first"
+            );
+        }
         self.items.push(Item::Event {
             event_type: owned(event.event_type),
             data: owned(event.data),
@@ -48,6 +60,11 @@ impl Sink for Recorder {
 
     fn retry(&mut self, millis: u64) {
         self.items.push(Item::Retry(millis));
+    }
+
+    fn last_event_id(&mut self, id: Text<'_>) {
+        self.announced = Some(owned(id));
+        self.announcements += 1;
     }
 }
 
@@ -152,7 +169,10 @@ fn run<'a>(case: &Case, chunks: impl IntoIterator<Item = &'a [u8]>) -> Outcome {
     if let Some(id) = case.initial_id {
         parser.set_last_event_id(id);
     }
-    let mut sink = Recorder::default();
+    let mut sink = Recorder {
+        announced: Some(case.initial_id.unwrap_or("").to_owned()),
+        ..Recorder::default()
+    };
     let mut result = Ok(());
     for chunk in chunks {
         result = parser.feed(chunk, &mut sink);
@@ -701,6 +721,81 @@ fn buffers_are_reused_across_events() {
     }
     assert_eq!(buffers(&parser), before, "a buffer was reallocated");
     assert_eq!(sink.items.len(), 2 * 1002 + 1002);
+}
+
+#[test]
+fn a_long_id_is_announced_once_however_many_events_carry_it() {
+    let mut parser = Parser::new(0);
+    let mut sink = Recorder::default();
+    let id = "i".repeat(1 << 20);
+    parser
+        .feed(format!("id: {id}\n\n").as_bytes(), &mut sink)
+        .unwrap();
+    for _ in 0..1000 {
+        parser.feed(b"data: x\n\n", &mut sink).unwrap();
+    }
+    assert_eq!(sink.announcements, 1);
+    assert_eq!(sink.announced.as_deref(), Some(id.as_str()));
+    assert_eq!(sink.items.len(), 1000);
+    // An `id` field announces again, even with the same value: a dispatch committed it.
+    parser
+        .feed(b"id: 2\ndata: y\n\nid: 2\n\n", &mut sink)
+        .unwrap();
+    assert_eq!(sink.announcements, 3);
+}
+
+#[test]
+fn a_replaced_huge_id_does_not_keep_its_memory() {
+    let mut parser = Parser::new(0);
+    let mut sink = Recorder::default();
+    let id = "i".repeat(1 << 20);
+    parser
+        .feed(format!("id: {id}\n\n").as_bytes(), &mut sink)
+        .unwrap();
+    parser.feed(b"id: 1\n\nid: 2\n\n", &mut sink).unwrap();
+    let held = parser.last_id.capacity() + parser.id_buffer.capacity();
+    assert!(
+        held <= 2 * KEEP_ID_CAPACITY,
+        "{held} bytes held for two short IDs"
+    );
+    assert_eq!(parser.last_event_id(), "2");
+}
+
+/// Records events and comments, and stops the feed after `stop_after` of them.
+struct Stopper {
+    seen: Vec<String>,
+    stop_after: usize,
+}
+
+impl Sink for Stopper {
+    fn event(&mut self, event: &Event<'_>) {
+        self.seen.push(owned(event.data));
+    }
+    fn comment(&mut self, text: Text<'_>) {
+        self.seen.push(format!(":{}", owned(text)));
+    }
+    fn retry(&mut self, _: u64) {}
+    fn keep_going(&self) -> bool {
+        self.seen.len() < self.stop_after
+    }
+}
+
+#[test]
+fn a_sink_that_stops_ends_the_feed_after_the_event_or_comment_in_hand() {
+    let stream = b"data: a\n\n: beat\ndata: b\n\ndata: c\n\n";
+    for (stop_after, expected) in [
+        (1, &["a"][..]),
+        (2, &["a", ":beat"]),
+        (3, &["a", ":beat", "b"]),
+        (9, &["a", ":beat", "b", "c"]),
+    ] {
+        let mut sink = Stopper {
+            seen: Vec::new(),
+            stop_after,
+        };
+        assert_eq!(Parser::new(0).feed(stream, &mut sink), Ok(()));
+        assert_eq!(sink.seen, expected, "stop after {stop_after}");
+    }
 }
 
 #[test]
