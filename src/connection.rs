@@ -16,6 +16,7 @@ use crate::hooks::{RequestInfo, ResponseInfo};
 use crate::policy::{self, Ending, StatusVerdict};
 use crate::report::ErrorKind;
 use crate::transport::{BeforeWait, SocketConnector};
+use crate::url_rules::redact;
 use crate::{proxy, redirect, tls};
 
 const INPUT_BUFFER_SIZE: usize = 16 * 1024;
@@ -139,18 +140,23 @@ pub(crate) fn open(attempt: &Attempt<'_>) -> Result<OpenStream, AttemptFailure> 
             return Err(AttemptFailure::fatal_status(
                 status,
                 format!(
-                    "{url} redirected once too often (more than {} redirects); last Location {location:?}",
-                    config.max_redirects
+                    "{} redirected once too often (more than {} redirects); last Location {:?}",
+                    redact(&url),
+                    config.max_redirects,
+                    redact(&location)
                 ),
             ));
         }
-        let next = redirect::resolve_location(&url, &location)
-            .map_err(|message| AttemptFailure::fatal_status(status, format!("{url}: {message}")))?;
+        let next = redirect::resolve_location(&url, &location).map_err(|message| {
+            AttemptFailure::fatal_status(status, format!("{}: {message}", redact(&url)))
+        })?;
         if redirect::is_downgrade(&url, &next) {
             return Err(AttemptFailure::fatal_status(
                 status,
                 format!(
-                    "refused the redirect from {url} to {next}: it would downgrade https to http"
+                    "refused the redirect from {} to {}: it would downgrade https to http",
+                    redact(&url),
+                    redact(&next)
                 ),
             ));
         }
@@ -163,7 +169,11 @@ pub(crate) fn open(attempt: &Attempt<'_>) -> Result<OpenStream, AttemptFailure> 
             // Once the chain leaves the configured origin, credentials stay behind.
             headers.retain(|(name, _)| !redirect::is_credential_header(name.as_str()));
         }
-        log::debug!("{status} redirect from {url} to {next}");
+        log::debug!(
+            "{status} redirect from {} to {}",
+            redact(&url),
+            redact(&next)
+        );
         method = next_method;
         url = next;
         hops += 1;
@@ -235,15 +245,16 @@ fn send(
                 kind: ErrorKind::ReadTimeout,
                 http_status: 0,
                 message: format!(
-                    "{url}{via} sent no response head within the read timeout ({} ms)",
+                    "{}{via} sent no response head within the read timeout ({} ms)",
+                    redact(url),
                     config.read_timeout.unwrap_or_default().as_millis()
                 ),
                 ending: Ending::AttemptFailed { retry_after: None },
             };
         }
         let message = match tls::describe_tls_error(&error) {
-            Some(tls) => format!("TLS with {url}{via} failed: {tls}"),
-            None => format!("cannot connect to {url}{via}: {error}"),
+            Some(tls) => format!("TLS with {}{via} failed: {tls}", redact(url)),
+            None => format!("cannot connect to {}{via}: {error}", redact(url)),
         };
         AttemptFailure {
             kind: ErrorKind::Connect,
@@ -278,7 +289,7 @@ fn judge(response: Response<Body>, url: &Uri) -> Result<OpenStream, AttemptFailu
             return Err(AttemptFailure {
                 kind: ErrorKind::HttpStatus,
                 http_status: code,
-                message: format!("{what} from {url}"),
+                message: format!("{what} from {}", redact(url)),
                 ending,
             });
         }
@@ -292,7 +303,8 @@ fn judge(response: Response<Body>, url: &Uri) -> Result<OpenStream, AttemptFailu
             kind: ErrorKind::ContentType,
             http_status: code,
             message: format!(
-                "{url} answered with Content-Type {}, not text/event-stream",
+                "{} answered with Content-Type {}, not text/event-stream",
+                redact(url),
                 content_type
                     .as_deref()
                     .map_or("(none)".to_owned(), |t| format!("{t:?}"))
