@@ -9,8 +9,10 @@ use ureq::http::{HeaderName, HeaderValue, Method, Uri};
 
 use crate::hooks::{Hooks, RequestHook, ResponseHook};
 use crate::proxy::{self, ProxySetting};
+use crate::redirect;
 use crate::request_head;
 use crate::tls::{TlsSettings, TrustRoots};
+use crate::url_rules::{check_authority, check_credentials, redact};
 
 /// Browsers wait about 3 s before reconnecting; so do we unless told otherwise.
 pub(crate) const DEFAULT_INITIAL_DELAY: Duration = Duration::from_millis(3_000);
@@ -43,9 +45,11 @@ impl std::fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 /// Everything a client needs to connect and reconnect.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Config {
     pub(crate) url: Uri,
+    /// The URL as every message and log record shows it: without credentials.
+    pub(crate) shown_url: String,
     /// Host headers, in the order set; a name set again replaces the earlier value.
     pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
     pub(crate) method: Method,
@@ -68,18 +72,57 @@ pub struct Config {
     pub(crate) hooks: Hooks,
 }
 
+/// Shows no credentials: the URL without its user information, and `***` for the values
+/// of the headers that carry credentials.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<(&str, &dyn std::fmt::Debug)> = self
+            .headers
+            .iter()
+            .map(
+                |(name, value)| match redirect::is_credential_header(name.as_str()) {
+                    true => (name.as_str(), &"***" as &dyn std::fmt::Debug),
+                    false => (name.as_str(), value as &dyn std::fmt::Debug),
+                },
+            )
+            .collect();
+        f.debug_struct("Config")
+            .field("url", &self.shown_url)
+            .field("headers", &headers)
+            .field("method", &self.method)
+            .field("body_len", &self.body.len())
+            .field("last_event_id", &self.last_event_id)
+            .field("initial_delay", &self.initial_delay)
+            .field("max_delay", &self.max_delay)
+            .field("max_retries", &self.max_retries)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("read_timeout", &self.read_timeout)
+            .field("max_event_size", &self.max_event_size)
+            .field("queue_capacity", &self.queue_capacity)
+            .field("max_redirects", &self.max_redirects)
+            .field("tls", &self.tls)
+            .field("proxy", &self.proxy.as_ref().map(proxy::describe))
+            .field("proxy_from_env", &self.proxy_from_env)
+            .field("retry_non_get", &self.retry_non_get)
+            .field("hooks", &self.hooks)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Config {
     /// A configuration for `url`, which must be an absolute http:// or https:// URL.
     pub fn new(url: &str) -> Result<Config, ConfigError> {
-        let parsed = parse_url(url)?;
-        if let Some(overflow) = request_head::configured_overflow(&Method::GET, &parsed, &[]) {
+        let text = url;
+        let url = parse_url(text)?;
+        if let Some(overflow) = request_head::configured_overflow(&Method::GET, &url, &[]) {
             return Err(ConfigError::InvalidUrl(format!(
                 "URL of {} bytes is too long to send: {overflow}",
-                url.len()
+                text.len()
             )));
         }
         Ok(Config {
-            url: parsed,
+            shown_url: redact(&url),
+            url,
             headers: Vec::new(),
             method: Method::GET,
             body: Vec::new(),
@@ -100,6 +143,7 @@ impl Config {
         })
     }
 
+    /// The URL as parsed, credentials included (messages show `shown_url` instead).
     pub fn url(&self) -> String {
         self.url.to_string()
     }
@@ -318,27 +362,35 @@ fn invalid(message: &str) -> ConfigError {
     ConfigError::InvalidArgument(message.to_owned())
 }
 
+/// Parses the URL to connect to: absolute http(s), with an authority the client can use
+/// as written (see `url_rules`). Messages show it without credentials.
 fn parse_url(url: &str) -> Result<Uri, ConfigError> {
-    let uri: Uri = url
-        .parse()
-        .map_err(|e| ConfigError::InvalidUrl(format!("cannot parse URL {url:?}: {e}")))?;
+    let shown = redact(&url);
+    let refuse = |why: String| Err(ConfigError::InvalidUrl(why));
+    let uri: Uri = match url.parse() {
+        Ok(uri) => uri,
+        Err(e) => return refuse(format!("cannot parse URL {shown:?}: {e}")),
+    };
     match uri.scheme_str() {
         Some("http") | Some("https") => {}
         Some(other) => {
-            return Err(ConfigError::InvalidUrl(format!(
-                "URL {url:?} has scheme {other:?}; only http and https are supported"
-            )))
+            return refuse(format!(
+                "URL {shown:?} has scheme {other:?}; only http and https are supported"
+            ))
         }
         None => {
-            return Err(ConfigError::InvalidUrl(format!(
-                "URL {url:?} is not absolute: it needs http:// or https://"
-            )))
+            return refuse(format!(
+                "URL {shown:?} is not absolute: it needs http:// or https://"
+            ))
         }
     }
-    match uri.host() {
-        Some(host) if !host.is_empty() => Ok(uri),
-        _ => Err(ConfigError::InvalidUrl(format!("URL {url:?} has no host"))),
+    let Some(authority) = uri.authority().filter(|a| !a.host().is_empty()) else {
+        return refuse(format!("URL {shown:?} has no host"));
+    };
+    if let Err(why) = check_authority(authority).and_then(|()| check_credentials(authority)) {
+        return refuse(format!("URL {shown:?} cannot be used: {why}"));
     }
+    Ok(uri)
 }
 
 /// RFC 9110 `tchar`: what a header name or a method may contain.
@@ -371,6 +423,84 @@ mod tests {
                 "{url:?} should be refused"
             );
         }
+    }
+
+    fn invalid_url_message(url: &str) -> String {
+        match Config::new(url) {
+            Err(ConfigError::InvalidUrl(message)) => message,
+            other => panic!("{url:?} should be refused as InvalidUrl, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn refuses_authorities_the_client_cannot_use_as_written() {
+        // (URL, what the message must name)
+        for (url, named) in [
+            ("http://127.0.0.1:99999/x", "port \"99999\""),
+            ("http://127.0.0.1:65536/", "port \"65536\""),
+            ("https://example.com:0/", "port \"0\""),
+            ("http://example.com:http/", "port \"http\""),
+            ("http://example.com:80x/", "port \"80x\""),
+            ("http://example.com:+80/", "port \"+80\""),
+            ("http://example.com:-1/", "port \"-1\""),
+            ("http://[::1]:99999/", "port \"99999\""),
+            ("http://[example]/", "not an IPv6 address"),
+            ("http://[fe80::1%25eth0]:8080/", "not an IPv6 address"),
+            ("http://[::1]8080/", "follows the IPv6 address"),
+            ("http://@example.com/", "no user name or password"),
+            ("http://user:p%40ss@example.com/", "percent-encoded"),
+            ("http://user@:8080/", "no host"),
+        ] {
+            let message = invalid_url_message(url);
+            assert!(message.contains(named), "{url}: {message}");
+        }
+    }
+
+    #[test]
+    fn accepts_every_authority_the_client_uses_as_written() {
+        for url in [
+            "http://127.0.0.1:1/",
+            "http://127.0.0.1:65535/",
+            "http://example.com:/events",
+            "http://example.com:0080/",
+            "http://[::1]/",
+            "http://[2001:db8::1]:8443/",
+            "http://user@example.com/",
+            "http://user:pass@example.com:8080/",
+            "http://:pass@example.com/",
+            "HTTPS://Example.COM/",
+        ] {
+            assert!(Config::new(url).is_ok(), "{url}");
+        }
+    }
+
+    #[test]
+    fn messages_and_debug_output_never_show_the_credentials() {
+        for url in [
+            "http://user:secret@127.0.0.1:99999/x",
+            "http://user:secret@exa mple.com/",
+            "ftp://user:secret@example.com/",
+            "http://user:secret@[x]/",
+        ] {
+            let message = invalid_url_message(url);
+            assert!(!message.contains("secret"), "{message}");
+            assert!(message.contains("***@"), "{message}");
+        }
+        let mut config = Config::new("http://user:secret@example.com/events").unwrap();
+        config.set_header("Authorization", "Bearer hidden").unwrap();
+        config.set_header("X-Trace", "shown").unwrap();
+        assert_eq!(config.shown_url, "http://***@example.com/events");
+        let debug = format!("{config:?}");
+        assert!(
+            !debug.contains("secret") && !debug.contains("hidden"),
+            "{debug}"
+        );
+        assert!(
+            debug.contains("***@example.com") && debug.contains("shown"),
+            "{debug}"
+        );
+        // The URL itself keeps the credentials: ureq sends them as Basic authentication.
+        assert_eq!(config.url(), "http://user:secret@example.com/events");
     }
 
     #[test]

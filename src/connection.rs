@@ -17,6 +17,7 @@ use crate::policy::{self, Ending, StatusVerdict};
 use crate::report::ErrorKind;
 use crate::request_head::{self, MAX_REQUEST_HEAD};
 use crate::transport::{BeforeWait, SocketConnector};
+use crate::url_rules::redact;
 use crate::{proxy, redirect, tls};
 
 const INPUT_BUFFER_SIZE: usize = 16 * 1024;
@@ -146,24 +147,32 @@ pub(crate) fn open(attempt: &Attempt<'_>) -> Result<OpenStream, AttemptFailure> 
             return Err(AttemptFailure::fatal_status(
                 status,
                 format!(
-                    "{url} redirected once too often (more than {} redirects); last Location {location:?}",
-                    config.max_redirects
+                    "{} redirected once too often (more than {} redirects); last Location {:?}",
+                    redact(&url),
+                    config.max_redirects,
+                    redact(&location)
                 ),
             ));
         }
-        let next = redirect::resolve_location(&url, &location)
-            .map_err(|message| AttemptFailure::fatal_status(status, format!("{url}: {message}")))?;
+        let next = redirect::resolve_location(&url, &location).map_err(|message| {
+            AttemptFailure::fatal_status(status, format!("{}: {message}", redact(&url)))
+        })?;
         if let Some(overflow) = request_head::configured_overflow(&method, &next, &headers) {
             return Err(AttemptFailure::fatal_status(
                 status,
-                format!("refused the redirect from {url} to a URL too long to send: {overflow}"),
+                format!(
+                    "refused the redirect from {} to a URL too long to send: {overflow}",
+                    redact(&url)
+                ),
             ));
         }
         if redirect::is_downgrade(&url, &next) {
             return Err(AttemptFailure::fatal_status(
                 status,
                 format!(
-                    "refused the redirect from {url} to {next}: it would downgrade https to http"
+                    "refused the redirect from {} to {}: it would downgrade https to http",
+                    redact(&url),
+                    redact(&next)
                 ),
             ));
         }
@@ -176,7 +185,11 @@ pub(crate) fn open(attempt: &Attempt<'_>) -> Result<OpenStream, AttemptFailure> 
             // Once the chain leaves the configured origin, credentials stay behind.
             headers.retain(|(name, _)| !redirect::is_credential_header(name.as_str()));
         }
-        log::debug!("{status} redirect from {url} to {next}");
+        log::debug!(
+            "{status} redirect from {} to {}",
+            redact(&url),
+            redact(&next)
+        );
         method = next_method;
         url = next;
         hops += 1;
@@ -222,8 +235,9 @@ fn send(
             kind: ErrorKind::Connect,
             http_status: 0,
             message: format!(
-                "cannot send the request to {url}: its head would take up to {head_size} bytes \
-                 with the request hook's headers, and at most {MAX_REQUEST_HEAD} are sent"
+                "cannot send the request to {}: its head would take up to {head_size} bytes \
+                 with the request hook's headers, and at most {MAX_REQUEST_HEAD} are sent",
+                redact(url)
             ),
             ending: Ending::AttemptFailed { retry_after: None },
         });
@@ -256,15 +270,16 @@ fn send(
                 kind: ErrorKind::ReadTimeout,
                 http_status: 0,
                 message: format!(
-                    "{url}{via} sent no response head within the read timeout ({} ms)",
+                    "{}{via} sent no response head within the read timeout ({} ms)",
+                    redact(url),
                     config.read_timeout.unwrap_or_default().as_millis()
                 ),
                 ending: Ending::AttemptFailed { retry_after: None },
             };
         }
         let message = match tls::describe_tls_error(&error) {
-            Some(tls) => format!("TLS with {url}{via} failed: {tls}"),
-            None => format!("cannot connect to {url}{via}: {error}"),
+            Some(tls) => format!("TLS with {}{via} failed: {tls}", redact(url)),
+            None => format!("cannot connect to {}{via}: {error}", redact(url)),
         };
         AttemptFailure {
             kind: ErrorKind::Connect,
@@ -299,7 +314,7 @@ fn judge(response: Response<Body>, url: &Uri) -> Result<OpenStream, AttemptFailu
             return Err(AttemptFailure {
                 kind: ErrorKind::HttpStatus,
                 http_status: code,
-                message: format!("{what} from {url}"),
+                message: format!("{what} from {}", redact(url)),
                 ending,
             });
         }
@@ -313,7 +328,8 @@ fn judge(response: Response<Body>, url: &Uri) -> Result<OpenStream, AttemptFailu
             kind: ErrorKind::ContentType,
             http_status: code,
             message: format!(
-                "{url} answered with Content-Type {}, not text/event-stream",
+                "{} answered with Content-Type {}, not text/event-stream",
+                redact(url),
                 content_type
                     .as_deref()
                     .map_or("(none)".to_owned(), |t| format!("{t:?}"))
@@ -331,8 +347,9 @@ fn judge(response: Response<Body>, url: &Uri) -> Result<OpenStream, AttemptFailu
             kind: ErrorKind::ContentType,
             http_status: code,
             message: format!(
-                "{url} sent its event stream encoded with {coding:?}, which this client does \
-                 not decode (it asks for no compression); the stream was not read"
+                "{} sent its event stream encoded with {coding:?}, which this client does \
+                 not decode (it asks for no compression); the stream was not read",
+                redact(url)
             ),
             ending: Ending::Fatal,
         });

@@ -26,6 +26,7 @@ mod stats;
 mod text;
 mod tls;
 mod transport;
+mod url_rules;
 mod wakeup;
 mod worker;
 

@@ -12,9 +12,15 @@ struct Forwarder;
 
 static FORWARDER: Forwarder = Forwarder;
 
+/// Where ureq_proto's `log_data` logs.
+const WIRE_DUMP_TARGET: &str = "ureq_proto::util";
+
 impl Log for Forwarder {
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        metadata.level() <= log::max_level()
+        // ureq_proto traces every byte sent and received as hex rows: the Authorization
+        // header, cookies, credentials in a Location, event data. Rows split them, so no
+        // redaction can mend them: the host never gets that dump.
+        metadata.level() <= log::max_level() && metadata.target() != WIRE_DUMP_TARGET
     }
 
     fn log(&self, record: &Record<'_>) {
@@ -23,7 +29,9 @@ impl Log for Forwarder {
         }
         let forward = FORWARD.read().unwrap_or_else(|e| e.into_inner());
         if let Some(forward) = forward.as_ref() {
-            let text = format!("{}", record.args());
+            // The library's own records never show credentials; this catches those of
+            // the crates below it (ureq traces a redirect's Location header as received).
+            let text = crate::url_rules::redact_all(&record.args().to_string());
             forward(record.level(), &text);
         }
     }

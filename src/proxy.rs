@@ -32,6 +32,7 @@ use ureq::http::Uri;
 use ureq::{Proxy, ProxyProtocol};
 
 use crate::config::ConfigError;
+use crate::url_rules::{check_authority, redact};
 
 #[derive(Clone, Debug, Default)]
 pub enum ProxySetting {
@@ -56,10 +57,10 @@ const EXPECTED: &str = "expected http://[user:pass@]host[:port] (HTTP CONNECT) o
 /// `socks5h` (SOCKS5, the proxy resolves the target's name). A user name and password are
 /// percent-decoded and sent as `Proxy-Authorization: Basic` (http) or as SOCKS5
 /// username/password authentication. Anything else, including a URL without a scheme, a
-/// host, or with a path, is `ConfigError::InvalidUrl`; the message never repeats the
-/// password.
+/// host, with a port that is not a number from 1 to 65535, or with a path, is
+/// `ConfigError::InvalidUrl`; the message never repeats the password.
 pub fn parse_proxy(url: &str) -> Result<Proxy, ConfigError> {
-    let shown = redact(url);
+    let shown = redact(&url);
     let refuse = |why: String| {
         Err(ConfigError::InvalidUrl(format!(
             "proxy URL {why}; {EXPECTED}"
@@ -82,15 +83,10 @@ pub fn parse_proxy(url: &str) -> Result<Proxy, ConfigError> {
     if authority.host().is_empty() {
         return refuse(format!("{shown:?} has no host"));
     }
-    // The `http` crate reads a port beyond 65535 as no port (and ureq would then use
-    // the default port): look at the text.
-    let host_port = authority.as_str().rsplit('@').next().unwrap_or_default();
-    let port_text = host_port
-        .rsplit_once(':')
-        .map(|(_, port)| port)
-        .filter(|port| !port.contains(']'));
-    if port_text.is_some_and(|port| !matches!(port.parse::<u16>(), Ok(1..))) {
-        return refuse(format!("{shown:?} has an invalid port"));
+    // The same rule as for the target: a port beyond 65535 would read as no port, and
+    // ureq would use the default one.
+    if let Err(why) = check_authority(authority) {
+        return refuse(format!("{shown:?} cannot be used: {why}"));
     }
     if let Some(path) = uri.path_and_query() {
         if !matches!(path.as_str(), "" | "/") {
@@ -111,7 +107,11 @@ pub(crate) fn proxy_for(
 ) -> Option<Proxy> {
     match setting {
         ProxySetting::Explicit(proxy) => {
-            log::debug!("connecting to {target} through {}", describe(proxy));
+            log::debug!(
+                "connecting to {} through {}",
+                redact(target),
+                describe(proxy)
+            );
             Some(proxy.clone())
         }
         ProxySetting::Direct => None,
@@ -134,7 +134,10 @@ fn from_environment(target: &Uri, env: &dyn Fn(&str) -> Option<String>) -> Optio
     let port = target.port_u16().unwrap_or(if https { 443 } else { 80 });
     if let Some((no_proxy_name, list)) = first_set(env, &["no_proxy", "NO_PROXY"]) {
         if no_proxy_matches(&list, host, port) {
-            log::debug!("{no_proxy_name} lists {host}: connecting to {target} directly");
+            log::debug!(
+                "{no_proxy_name} lists {host}: connecting to {} directly",
+                redact(target)
+            );
             return None;
         }
     }
@@ -145,13 +148,17 @@ fn from_environment(target: &Uri, env: &dyn Fn(&str) -> Option<String>) -> Optio
     match parse_proxy(&url) {
         Ok(proxy) => {
             log::debug!(
-                "connecting to {target} through {} (from {name})",
+                "connecting to {} through {} (from {name})",
+                redact(target),
                 describe(&proxy)
             );
             Some(proxy)
         }
         Err(e) => {
-            log::warn!("ignoring {name}: {e}; connecting to {target} directly");
+            log::warn!(
+                "ignoring {name}: {e}; connecting to {} directly",
+                redact(target)
+            );
             None
         }
     }
@@ -284,18 +291,6 @@ pub(crate) fn describe(proxy: &Proxy) -> String {
     format!("{kind} {}:{}{auth}", proxy.host(), proxy.port())
 }
 
-/// The URL with any user information replaced by `***`, fit for a message.
-fn redact(url: &str) -> String {
-    let start = url.find("://").map_or(0, |i| i + 3);
-    let end = url[start..]
-        .find(['/', '?', '#'])
-        .map_or(url.len(), |i| start + i);
-    match url[start..end].rfind('@') {
-        Some(at) => format!("{}***{}", &url[..start], &url[start + at..]),
-        None => url.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -375,7 +370,13 @@ mod tests {
             "http://:8080",
             "http://user:pass@:8080",
             "http://proxy.example:99999",
+            "http://proxy.example:65536",
             "http://proxy.example:0",
+            "http://proxy.example:abc",
+            "http://proxy.example:+80",
+            "socks5://[::1]:99999",
+            "socks5://[::1]x",
+            "socks5h://[proxy]:1080",
             "http://proxy.example:3128/some/path",
             "http://proxy.example:3128/?x=1",
             "http://exa mple:3128",
@@ -393,6 +394,8 @@ mod tests {
         }
         let message = invalid_url_message("ftp://proxy.example:21");
         assert!(message.contains("\"ftp\""), "{message}");
+        let message = invalid_url_message("http://proxy.example:99999");
+        assert!(message.contains("port \"99999\""), "{message}");
     }
 
     #[test]
@@ -645,14 +648,6 @@ mod tests {
         // An entry with a port that is not a number is skipped.
         assert!(!no_proxy_matches("example.com:http", "example.com", 80));
         assert!(!no_proxy_matches("[::1]x", "::1", 80));
-    }
-
-    #[test]
-    fn redact_hides_user_information_only() {
-        assert_eq!(redact("http://u:p@h:1/x@y"), "http://***@h:1/x@y");
-        assert_eq!(redact("u:p@h:1"), "***@h:1");
-        assert_eq!(redact("http://h:1/a@b"), "http://h:1/a@b");
-        assert_eq!(redact("garbage"), "garbage");
     }
 
     #[test]

@@ -6,8 +6,14 @@
 //! - `Authorization`, `Cookie` and `Proxy-Authorization` go only to the origin they were
 //!   configured for: a redirect to another origin drops them.
 //! - https -> http is refused: it would send the stream (and the Last-Event-ID) in clear.
+//! - A `Location` the client cannot use as written is refused like a configured URL
+//!   (`url_rules::check_authority`, `url_rules::check_credentials`): a port beyond 65535, say, would
+//!   otherwise send the request to the default port.
+//! - Messages show a `Location` without its user information (`url_rules::redact`).
 
 use ureq::http::{Method, Uri};
+
+use crate::url_rules::{check_authority, check_credentials, redact};
 
 pub fn is_redirect(status: u16) -> bool {
     matches!(status, 301 | 302 | 303 | 307 | 308)
@@ -60,8 +66,12 @@ pub fn resolve_location(base: &Uri, location: &str) -> Result<Uri, String> {
     let location = location.trim();
     // A fragment never reaches the server.
     let location = location.split('#').next().unwrap_or("");
-    let bad =
-        |e: &dyn std::fmt::Display| format!("redirect to an invalid Location {location:?}: {e}");
+    let bad = |e: &dyn std::fmt::Display| {
+        format!(
+            "redirect to an invalid Location {:?}: {e}",
+            redact(&location)
+        )
+    };
     let scheme = base.scheme_str().unwrap_or("http");
     let authority = base.authority().map(|a| a.as_str()).unwrap_or("");
     let absolute = if has_scheme(location) {
@@ -84,10 +94,17 @@ pub fn resolve_location(base: &Uri, location: &str) -> Result<Uri, String> {
         )
     };
     let uri: Uri = absolute.parse().map_err(|e| bad(&e))?;
-    match uri.scheme_str() {
-        Some("http") | Some("https") if uri.host().is_some_and(|h| !h.is_empty()) => Ok(uri),
-        _ => Err(bad(&"only http and https URLs with a host can be followed")),
-    }
+    let authority = match uri.scheme_str() {
+        Some("http") | Some("https") => uri.authority().filter(|a| !a.host().is_empty()),
+        _ => None,
+    };
+    let Some(authority) = authority else {
+        return Err(bad(&"only http and https URLs with a host can be followed"));
+    };
+    check_authority(authority)
+        .and_then(|()| check_credentials(authority))
+        .map_err(|why| bad(&why))?;
+    Ok(uri)
 }
 
 fn has_scheme(location: &str) -> bool {
@@ -170,6 +187,44 @@ mod tests {
         assert!(resolve_location(&base, "ftp://b.example/").is_err());
         assert!(resolve_location(&base, "javascript:alert(1)").is_err());
         assert!(resolve_location(&base, "http://").is_err());
+    }
+
+    #[test]
+    fn refuses_locations_the_client_cannot_use_as_written() {
+        let base = uri("http://a.example:8080/x");
+        for location in [
+            "http://b.example:99999/s",
+            "//b.example:65536/s",
+            "http://b.example:0/s",
+            "http://b.example:80x/s",
+            "http://[b]/s",
+            "http://[::1]x/s",
+            "http://user:p%40ss@b.example/s",
+        ] {
+            let why = resolve_location(&base, location).unwrap_err();
+            assert!(why.contains("invalid Location"), "{location}: {why}");
+        }
+        let why = resolve_location(&base, "http://b.example:99999/s").unwrap_err();
+        assert!(why.contains("port \"99999\""), "{why}");
+        // A relative Location keeps the base's authority, which was checked before.
+        assert_eq!(
+            resolved("http://u:p@a.example/x", "/y"),
+            "http://u:p@a.example/y"
+        );
+    }
+
+    #[test]
+    fn messages_never_show_the_credentials_of_a_location() {
+        let base = uri("http://a.example/");
+        for location in [
+            "http://user:secret@b.example:99999/s",
+            "ftp://user:secret@b.example/",
+            "http://user:secret@b.example/a b",
+        ] {
+            let why = resolve_location(&base, location).unwrap_err();
+            assert!(!why.contains("secret"), "{why}");
+            assert!(why.contains("***@b.example"), "{why}");
+        }
     }
 
     #[test]

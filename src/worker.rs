@@ -128,7 +128,7 @@ impl Worker {
                     if was_open {
                         self.deliverer.state(ReadyState::Connecting);
                     }
-                    log::debug!("reconnecting to {} in {after:?}", self.config.url);
+                    log::debug!("reconnecting to {} in {after:?}", self.config.shown_url);
                     match self.sleep(after) {
                         Some(Outcome::Closed) => return,
                         Some(_) => self.restart_now(),
@@ -147,7 +147,7 @@ impl Worker {
                     self.shared.set_ready_state(ReadyState::Closed);
                     self.report(failure, None);
                     self.deliverer.state(ReadyState::Closed);
-                    log::info!("gave up on {}", self.config.url);
+                    log::info!("gave up on {}", self.config.shown_url);
                     return;
                 }
             }
@@ -161,7 +161,7 @@ impl Worker {
     /// The host asked for a fresh connection: the backoff starts over, and an open stream
     /// (already dropped) is reported as CONNECTING without an error.
     fn restart_now(&mut self) {
-        log::info!("restarting the connection to {}", self.config.url);
+        log::info!("restarting the connection to {}", self.config.shown_url);
         self.policy.reset_failures();
         self.agent = None;
         if self.shared.set_ready_state(ReadyState::Connecting) {
@@ -196,7 +196,7 @@ impl Worker {
         }
         log::debug!(
             "connecting to {} (attempt {})",
-            self.config.url,
+            self.config.shown_url,
             self.attempts
         );
         let last_event_id_header = self.last_event_id_header();
@@ -238,7 +238,7 @@ impl Worker {
                     log::warn!(
                         "the last event ID from {} is not sent as Last-Event-ID ({unsendable}); \
                          reconnects go without it until the server sends another",
-                        self.config.url
+                        self.config.shown_url
                     );
                 }
                 None
@@ -250,7 +250,7 @@ impl Worker {
         self.shared.set_ready_state(ReadyState::Open);
         self.deliverer.open(stream.http_status);
         self.deliverer.state(ReadyState::Open);
-        log::info!("stream open: {}", self.config.url);
+        log::info!("stream open: {}", self.config.shown_url);
         self.parser.reset_stream();
         if self.read_buffer.is_empty() {
             self.read_buffer = vec![0; READ_BUFFER_INITIAL];
@@ -268,7 +268,7 @@ impl Worker {
                 Ok(0) => {
                     break (
                         ErrorKind::StreamEnded,
-                        format!("{} closed the stream", self.config.url),
+                        format!("{} closed the stream", self.config.shown_url),
                     )
                 }
                 Ok(n) => {
@@ -284,7 +284,7 @@ impl Worker {
                     if let Err(TooLarge { limit }) = fed {
                         break (
                             ErrorKind::EventTooLarge,
-                            format!("an event from {} exceeded max_event_size ({limit} bytes); connection dropped", self.config.url),
+                            format!("an event from {} exceeded max_event_size ({limit} bytes); connection dropped", self.config.shown_url),
                         );
                     }
                     if self.shared.gate.is_closed() {
@@ -368,13 +368,13 @@ fn classify_read_error(error: std::io::Error, config: &Config) -> (ErrorKind, St
             ErrorKind::ReadTimeout,
             format!(
                 "nothing arrived from {} for {} ms (read timeout)",
-                config.url,
+                config.shown_url,
                 config.read_timeout.unwrap_or_default().as_millis()
             ),
         ),
         other => (
             ErrorKind::Io,
-            format!("connection to {} broke: {other}", config.url),
+            format!("connection to {} broke: {other}", config.shown_url),
         ),
     }
 }

@@ -712,6 +712,14 @@ static void test_hostile_input(void)
     check(out == sentinel, "  and *out untouched");
 
     out = sentinel;
+    r = sse_config_new("http://user:secret@127.0.0.1:99999/x", &out);
+    check_result(r, SSE_ERROR_INVALID_URL, "sse_config_new(port 99999) (ureq would connect to port 80)");
+    msg = sse_last_error_message();
+    check(msg != NULL && strstr(msg, "99999") != NULL && strstr(msg, "secret") == NULL,
+          "  with a message naming the port, not the password (\"%s\")", msg ? msg : "NULL");
+    check(out == sentinel, "  and *out untouched");
+
+    out = sentinel;
     r = sse_config_new("http://127.0.0.1/\xff\xfe", &out);
     check_result(r, SSE_ERROR_INVALID_ARGUMENT, "sse_config_new(non-UTF-8 bytes)");
     msg = sse_last_error_message();
