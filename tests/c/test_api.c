@@ -770,6 +770,42 @@ static void test_hostile_input(void)
                  "sse_config_set_last_event_id(\"a\\rb\")");
     check_result(sse_config_set_last_event_id(c, NULL), SSE_ERROR_NULL_ARGUMENT,
                  "sse_config_set_last_event_id(c, NULL)");
+    /* An ID that could not be sent as Last-Event-ID was accepted and silently never sent. */
+    check_result(sse_config_set_last_event_id(c, "a\x01z"), SSE_ERROR_INVALID_ARGUMENT,
+                 "sse_config_set_last_event_id(\"a\\x01z\") (a control character)");
+    msg = sse_last_error_message();
+    check(msg != NULL && strstr(msg, "control character") != NULL, "  with a message saying why (\"%s\")",
+          msg ? msg : "NULL");
+    check_result(sse_config_set_last_event_id(c, "\x1b[0m"), SSE_ERROR_INVALID_ARGUMENT,
+                 "sse_config_set_last_event_id(ESC...)");
+    check_result(sse_config_set_last_event_id(c, "del\x7f"), SSE_ERROR_INVALID_ARGUMENT,
+                 "sse_config_set_last_event_id(DEL)");
+    {
+        /* Longer than the 4096 bytes sent; a 17,000-byte value bricked the client. */
+        static char big[17001];
+        memset(big, 'x', sizeof big - 1);
+        big[sizeof big - 1] = '\0';
+        check_result(sse_config_set_last_event_id(c, big), SSE_ERROR_INVALID_ARGUMENT,
+                     "sse_config_set_last_event_id(17,000 bytes)");
+        msg = sse_last_error_message();
+        check(msg != NULL && strstr(msg, "4096") != NULL, "  with the limit in the message (\"%.80s\")",
+              msg ? msg : "NULL");
+        check_result(sse_config_set_header(c, "X-Big", big), SSE_ERROR_INVALID_ARGUMENT,
+                     "sse_config_set_header(17,000-byte value) (would not fit the request head)");
+        msg = sse_last_error_message();
+        check(msg != NULL && strstr(msg, "16384") != NULL, "  with the limit in the message (\"%.80s\")",
+              msg ? msg : "NULL");
+        memcpy(big, "http://127.0.0.1/", 17);
+        out = sentinel;
+        check_result(sse_config_new(big, &out), SSE_ERROR_INVALID_URL, "sse_config_new(17,000-byte URL)");
+        msg = sse_last_error_message();
+        check(msg != NULL && strstr(msg, "16384") != NULL, "  with the limit in the message (\"%.80s\")",
+              msg ? msg : "NULL");
+        check(out == sentinel, "  and *out untouched");
+        big[4096] = '\0';
+        memset(big, 'x', 4096);
+        check_result(sse_config_set_last_event_id(c, big), SSE_OK, "sse_config_set_last_event_id(4096 bytes)");
+    }
     check_result(sse_config_set_reconnect_delay(c, 100, 10), SSE_ERROR_INVALID_ARGUMENT,
                  "sse_config_set_reconnect_delay(100, 10) (max < initial)");
     check_result(sse_config_set_reconnect_delay(c, 10, 100), SSE_OK, "sse_config_set_reconnect_delay(10, 100)");
