@@ -12,6 +12,9 @@
 //!
 //! A transport another connector opened (a SOCKS proxy's) is wrapped in [`Announcing`],
 //! which runs the hook before every read: it cannot tell whether a read would wait.
+//!
+//! Both hand ureq a reset connection's error so that it is not taken for the end of the
+//! body (see `broken`); the worker tells it with [`is_reset_by_peer`].
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
@@ -24,8 +27,10 @@ use ureq::unversioned::transport::{
 };
 use ureq::{Error, Timeout};
 
+pub(crate) use broken::is_reset_by_peer;
 use buffers::GrowingBuffers;
 
+mod broken;
 mod buffers;
 
 /// The most a connection's input buffer grows to (from the agent's input buffer size) while
@@ -197,7 +202,7 @@ impl Transport for SocketTransport {
                 }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => hook.run(),
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => hook.run(),
-                Err(error) => return Err(error.into()),
+                Err(error) => return Err(io_error(error, timeout.reason)),
             }
         }
         let started = std::time::Instant::now();
@@ -274,16 +279,18 @@ fn limit_of(timeout: NextTimeout) -> Result<Option<Duration>, Error> {
     Ok(timeout.not_zero().map(|t| *t))
 }
 
-/// A socket timeout shows as `WouldBlock` (or `TimedOut`): report it as ureq's timeout.
+/// A socket timeout shows as `WouldBlock` (or `TimedOut`): report it as ureq's timeout. A
+/// broken connection goes to ureq wrapped (see `broken`).
 fn io_error(error: io::Error, reason: Timeout) -> Error {
     match error.kind() {
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Error::Timeout(reason),
-        _ => Error::Io(error),
+        _ => Error::Io(broken::wrap(error)),
     }
 }
 
 /// Another connector's transport, with the hook run before each read: it cannot tell
-/// which reads would wait, so it assumes all do.
+/// which reads would wait, so it assumes all do. Its broken connections go to ureq wrapped
+/// too (see `broken`).
 #[derive(Debug)]
 pub(crate) struct Announcing<T> {
     inner: T,
@@ -296,14 +303,16 @@ impl<T: Transport> Transport for Announcing<T> {
     }
 
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), Error> {
-        self.inner.transmit_output(amount, timeout)
+        self.inner
+            .transmit_output(amount, timeout)
+            .map_err(broken::wrap_ureq)
     }
 
     fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, Error> {
         if let Some(hook) = &self.before_wait {
             hook.run();
         }
-        self.inner.await_input(timeout)
+        self.inner.await_input(timeout).map_err(broken::wrap_ureq)
     }
 
     fn is_open(&mut self) -> bool {
@@ -465,6 +474,98 @@ mod tests {
         handle.upgrade().expect("the transport is alive").shutdown();
         let result = reader.join().unwrap();
         assert!(matches!(result, Ok(false) | Err(_)), "{result:?}");
+    }
+
+    /// Closes `peer` with SO_LINGER 0: the other end gets an RST instead of a FIN.
+    fn reset(peer: TcpStream) {
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        // SAFETY: a valid socket and a live linger struct of the size passed.
+        let rc = unsafe {
+            libc::setsockopt(
+                peer.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                (&linger as *const libc::linger).cast(),
+                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(rc, 0, "setsockopt(SO_LINGER)");
+    }
+
+    fn assert_reset(result: Result<bool, Error>) {
+        match result {
+            Err(Error::Io(error)) => assert!(is_reset_by_peer(&error), "{error:?}"),
+            other => panic!("expected a reset, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_reset_that_came_before_the_read_is_reported_as_one_by_both_reads() {
+        // With the hook the non-blocking read sees it, without it the blocking read.
+        for with_hook in [true, false] {
+            let (mut transport, server, _) = connected(with_hook);
+            reset(server);
+            std::thread::sleep(Duration::from_millis(50));
+            assert_reset(transport.await_input(NextTimeout::default()));
+        }
+    }
+
+    #[test]
+    fn a_reset_during_a_blocked_read_is_reported_as_one() {
+        let (mut transport, server, runs) = connected(true);
+        let resetter = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            reset(server);
+        });
+        assert_reset(transport.await_input(NextTimeout::default()));
+        assert_eq!(runs.load(Ordering::SeqCst), 1, "the read waited");
+        resetter.join().unwrap();
+    }
+
+    #[test]
+    fn the_bytes_before_a_reset_are_read_before_it() {
+        let (mut transport, mut server, _) = connected(true);
+        server.write_all(b"last").unwrap();
+        reset(server);
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(transport.await_input(NextTimeout::default()).unwrap());
+        assert_eq!(take_input(&mut transport), b"last");
+        assert_reset(transport.await_input(NextTimeout::default()));
+    }
+
+    /// Fails as ureq's own TCP transport (a SOCKS proxy's) does when the peer resets.
+    #[derive(Debug)]
+    struct ResetByPeer(GrowingBuffers);
+
+    impl Transport for ResetByPeer {
+        fn buffers(&mut self) -> &mut dyn Buffers {
+            &mut self.0
+        }
+        fn transmit_output(&mut self, _: usize, _: NextTimeout) -> Result<(), Error> {
+            Err(Error::Io(io::Error::from_raw_os_error(libc::ECONNRESET)))
+        }
+        fn await_input(&mut self, _: NextTimeout) -> Result<bool, Error> {
+            Err(Error::Io(io::Error::from_raw_os_error(libc::ECONNRESET)))
+        }
+        fn is_open(&mut self) -> bool {
+            false
+        }
+    }
+
+    #[test]
+    fn a_wrapped_transport_reports_a_reset_as_one() {
+        let mut wrapped = Announcing {
+            inner: ResetByPeer(GrowingBuffers::new(64, 64, 64)),
+            before_wait: None,
+        };
+        assert_reset(wrapped.await_input(NextTimeout::default()));
+        match wrapped.transmit_output(0, NextTimeout::default()) {
+            Err(Error::Io(error)) => assert!(is_reset_by_peer(&error), "{error:?}"),
+            other => panic!("expected a reset, got {other:?}"),
+        }
     }
 
     #[test]

@@ -363,6 +363,13 @@ fn fingerprint(id: &str) -> u64 {
 }
 
 fn classify_read_error(error: std::io::Error, config: &Config) -> (ErrorKind, String) {
+    // The transport marks a reset: ureq would otherwise have ended the body quietly.
+    if crate::transport::is_reset_by_peer(&error) {
+        return (
+            ErrorKind::Io,
+            format!("connection to {} was reset by the peer", config.url),
+        );
+    }
     match ureq::Error::from(error) {
         ureq::Error::Timeout(_) => (
             ErrorKind::ReadTimeout,

@@ -12,9 +12,8 @@
 //! Last-Event-ID of the last event dispatched before each cut; report each fault with the
 //! error kind, failure count and reconnect wait the README's policy gives; keep the
 //! README's callback order; and end in the state the policy says. Connections are
-//! close-delimited or chunked at random: a reset of a close-delimited body may be reported
-//! as STREAM_ENDED instead of IO (ureq reads ECONNRESET there as the end of the body, as
-//! tests/reconnect.rs notes), so both kinds are accepted there and only there.
+//! close-delimited or chunked at random: a reset is IO with either; an orderly close is
+//! STREAM_ENDED on a close-delimited body, IO on a chunked one cut before its last chunk.
 //!
 //! Scenarios: resets and orderly closes at every kind of cut point; half a response head;
 //! a request never answered (connect timeout, close during it); a stall mid-event (read

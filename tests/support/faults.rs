@@ -717,21 +717,14 @@ impl Fault {
 
     /// The errors the client may report for this fault.
     ///
-    /// A chunked body that breaks before its last chunk is an I/O error, reset or FIN. A
-    /// close-delimited body ends with the connection, so a FIN is the end of the stream;
-    /// a reset should be an I/O error, but ureq 3 reads ECONNRESET on such a body as its
-    /// end (`BodyHandler::do_read`), so the client cannot tell it from a FIN: both kinds
-    /// are accepted there, as tests/reconnect.rs does.
+    /// A reset is an I/O error, whatever the body. A chunked body that a FIN breaks before
+    /// its last chunk is one too; a close-delimited body ends with the connection, so
+    /// there a FIN is the end of the stream.
     pub fn expected_errors(self, chunked: bool) -> &'static [ErrorKind] {
         match (self, chunked) {
-            (Fault::Reset | Fault::TrickleThenReset, false) => {
-                &[ErrorKind::Io, ErrorKind::StreamEnded]
-            }
             (Fault::Close | Fault::TrickleThenClose, false) => &[ErrorKind::StreamEnded],
-            (
-                Fault::Reset | Fault::TrickleThenReset | Fault::Close | Fault::TrickleThenClose,
-                true,
-            ) => &[ErrorKind::Io],
+            (Fault::Reset | Fault::TrickleThenReset, _)
+            | (Fault::Close | Fault::TrickleThenClose, true) => &[ErrorKind::Io],
             (Fault::Stall, _) => &[ErrorKind::ReadTimeout],
             (Fault::HeadThenReset | Fault::HeadThenClose, _) => &[ErrorKind::Connect],
         }

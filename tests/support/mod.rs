@@ -497,7 +497,7 @@ fn run_script(stream: &mut TcpStream, script: Script, state: &ServerState) -> En
                 }
             }
             Step::CloseAbruptly => {
-                reset(stream);
+                reset_on_close(stream);
                 return Ending::Reset;
             }
             Step::Close => return Ending::Close,
@@ -547,8 +547,8 @@ fn hold_open(stream: &mut TcpStream, shutdown: &AtomicBool) {
     }
 }
 
-/// Closes with SO_LINGER 0, so the peer gets an RST instead of a FIN.
-fn reset(stream: &TcpStream) {
+/// Sets SO_LINGER 0, so that closing the socket sends the peer an RST instead of a FIN.
+pub fn reset_on_close(stream: &TcpStream) {
     let linger = libc::linger {
         l_onoff: 1,
         l_linger: 0,

@@ -3,6 +3,8 @@
 //! a real rustls HTTPS server on 127.0.0.1 that answers every request with a 200 event
 //! stream.
 //!
+//! Include it next to `mod support;` (it resets connections with `support`'s helper).
+//!
 //! Every wait here is bounded, so a misbehaving client fails a test instead of hanging it.
 
 #![allow(dead_code)]
@@ -177,6 +179,9 @@ pub enum AfterBody {
     Close,
     /// Waits, sends these bytes, then holds the stream open like `Hold`.
     SendLater(Duration, &'static str),
+    /// Waits, then resets the connection (no close_notify; SO_LINGER 0, then close: the
+    /// client sees an RST).
+    ResetAfter(Duration),
 }
 
 #[derive(Default)]
@@ -379,6 +384,10 @@ fn serve(
                     Err(_) => break,
                 }
             }
+        }
+        AfterBody::ResetAfter(pause) => {
+            thread::sleep(pause);
+            crate::support::reset_on_close(&stream.sock);
         }
         AfterBody::Close => {
             stream.conn.send_close_notify();
