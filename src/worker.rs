@@ -367,7 +367,7 @@ fn classify_read_error(error: std::io::Error, config: &Config) -> (ErrorKind, St
     if crate::transport::is_reset_by_peer(&error) {
         return (
             ErrorKind::Io,
-            format!("connection to {} was reset by the peer", config.url),
+            format!("connection to {} was reset by the peer", config.shown_url),
         );
     }
     match ureq::Error::from(error) {
