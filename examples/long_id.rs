@@ -448,7 +448,7 @@ fn take_batch(client: &Client, events: &AtomicU64, timeout: Duration) {
     if let Ok(taken) = client.poll_all(Some(timeout)) {
         let n = taken
             .iter()
-            .filter(|m| matches!(m, BatchMessage::Event(_)))
+            .filter(|m| matches!(m, BatchMessage::Event { .. }))
             .count();
         events.fetch_add(n as u64, Relaxed);
     }
