@@ -15,6 +15,19 @@
  *   From a callback you may call sse_client_close (it does not wait for itself) and every
  *   read-only function; you must not call sse_client_free on that client.
  * - On failure, sse_last_error_message() explains it (thread-local).
+ * - fork(): only the thread that called fork() goes on in the child, so a client opened
+ *   before the fork has no worker there, and a lock any other thread held at that moment
+ *   stays locked. In the child such an inherited client is out of service: every call on
+ *   it returns at once without touching its locks, threads or descriptors, and the
+ *   parent's client keeps running. sse_client_free releases nothing (what the client
+ *   holds is left alone: a small leak, the price of never deadlocking); the other calls
+ *   answer as for a closed client: sse_client_close does nothing, sse_client_ready_state
+ *   is SSE_STATE_CLOSED, sse_client_poll, sse_client_poll_batch and sse_client_restart
+ *   return SSE_ERROR_CLOSED (never waiting), sse_client_wakeup_fd -1,
+ *   sse_client_last_event_id 0 (an empty ID), sse_client_stats SSE_OK with every counter
+ *   0. Messages and batches taken before the fork may be freed in both processes. A child
+ *   that needs a stream opens a client of its own. Every descriptor of the library is
+ *   close-on-exec: fork() then exec() needs nothing.
  */
 
 #ifndef SSE_CLIENT_H
@@ -255,13 +268,20 @@ void sse_batch_free(struct sse_batch *batch);
 // failure `*out` is not written. SSE_ERROR_NULL_ARGUMENT if `config` or `out` is NULL;
 // SSE_ERROR_RESOURCE if the thread or the wakeup fd cannot be created.
 //
+// The client belongs to this process. A child of fork() inherits it without its worker
+// (see fork() at the top of this header): every call on it in the child returns at once
+// as for a closed client, and sse_client_free releases nothing there. A child that needs
+// a stream opens a client of its own. The client's sockets and wakeup fd are
+// close-on-exec.
+//
 // # Safety
 // `config` NULL or live; `callbacks` NULL or a readable struct; `out` NULL or writable.
 enum sse_result sse_client_open(const struct sse_config *config,
                                 const struct sse_callbacks *callbacks,
                                 struct sse_client **out);
 
-// The client's readyState. SSE_STATE_CLOSED for NULL.
+// The client's readyState. SSE_STATE_CLOSED for NULL, and for a client inherited across
+// fork().
 //
 // # Safety
 // `client` NULL or live.
@@ -273,6 +293,8 @@ enum sse_ready_state sse_client_ready_state(const struct sse_client *client);
 // client. The ID is the configured one until the server sends an `id:` field. In both
 // delivery modes it is updated before any event that carries it is delivered (called back
 // or queued): once the host has an event, this returns that event's ID or a later one.
+// A client inherited across fork() answers with an empty ID (0): read the ID before
+// forking if the child is to resume the stream.
 //
 // # Safety
 // `client` NULL or live; `buf` NULL (with `buf_len` 0) or `buf_len` writable bytes.
@@ -284,7 +306,8 @@ size_t sse_client_last_event_id(const struct sse_client *client, char *buf, size
 // client's callbacks it does not wait for itself: the worker stops as soon as that
 // callback returns. Idempotent; NULL is a no-op. Poll mode: messages queued before the
 // close can still be polled, then sse_client_poll returns SSE_ERROR_CLOSED. No error or
-// state callback reports a close the host asked for.
+// state callback reports a close the host asked for. Does nothing to a client inherited
+// across fork(): the parent's client keeps running.
 //
 // # Safety
 // `client` NULL or live.
@@ -294,6 +317,13 @@ void sse_client_close(struct sse_client *client);
 // NULL is a no-op. Must not be called from one of this client's own callbacks. The wait
 // is short: close interrupts every blocking step except a DNS lookup or TCP connect in
 // progress, which is bounded by the connect timeout.
+//
+// In a child of fork(), on a client opened before the fork: returns at once and releases
+// nothing. The worker thread does not exist in the child and a lock it held at the fork
+// is held forever, so closing or joining could deadlock, and the sockets and wakeup fd
+// are still the parent's. What the client holds is leaked in the child: the price of
+// never deadlocking. The parent's client is not affected. Afterwards the handle is
+// invalid in the child, as after any free.
 //
 // # Safety
 // `client` NULL or a client from `sse_client_open` not yet freed.
@@ -305,6 +335,8 @@ void sse_client_free(struct sse_client *client);
 // SSE_ERROR_TIMEOUT: nothing arrived in time. SSE_ERROR_CLOSED: the client is closed
 // (by the host, or for good after an error with will_retry = false) and every message
 // queued before has been taken. SSE_ERROR_WRONG_MODE: the client uses callbacks.
+// SSE_ERROR_CLOSED at once, whatever `timeout_ms` and the mode, for a client inherited
+// across fork().
 // Drain in a loop until SSE_ERROR_TIMEOUT with `timeout_ms` 0 when the wakeup fd fires,
 // or take everything at once with `sse_client_poll_batch` (faster for busy streams).
 //
@@ -321,6 +353,8 @@ enum sse_result sse_client_poll(struct sse_client *client,
 // are those of `sse_client_poll`. One call per wakeup drains the queue, and the messages
 // cost no allocation of their own, which makes this the fastest way to read a busy
 // stream. Batches and single messages may be mixed; they come out in queue order.
+// SSE_ERROR_CLOSED at once for a client inherited across fork(); a batch taken before the
+// fork may be freed in the parent and in the child.
 //
 // # Safety
 // `client` NULL or live; `out` NULL or writable.
@@ -330,7 +364,9 @@ enum sse_result sse_client_poll_batch(struct sse_client *client,
 
 // Poll mode: a file descriptor that is readable while at least one message is queued,
 // for poll(2), epoll or a QSocketNotifier. Do not read, write or close it: the client
-// owns it until `sse_client_free`. Returns -1 in callback mode or for NULL.
+// owns it until `sse_client_free`. Returns -1 in callback mode or for NULL, and for a
+// client inherited across fork() (reading the parent's eventfd would take the parent's
+// wakeups). The fd is close-on-exec.
 //
 // The worker announces what it queued (makes the fd readable, wakes blocked polls) when
 // it has read every byte that has arrived so far, or sooner once a quarter of the
@@ -344,14 +380,16 @@ int32_t sse_client_wakeup_fd(const struct sse_client *client);
 // Drops the current connection, or cuts the wait before a reconnect short, and connects
 // again at once, with the backoff starting over: for a host that learns the network came
 // back. The dropped stream is reported only as the state change to CONNECTING (no
-// error: the host asked). SSE_ERROR_CLOSED when the client is closed.
+// error: the host asked). SSE_ERROR_CLOSED when the client is closed, or inherited across
+// fork().
 //
 // # Safety
 // `client` NULL or live.
 enum sse_result sse_client_restart(struct sse_client *client);
 
 // Copies the client's counters into `*out`. May be called from any thread, any time
-// before `sse_client_free`.
+// before `sse_client_free`. For a client inherited across fork() every counter is 0 (the
+// counters stay with the parent).
 //
 // # Safety
 // `client` NULL or live; `out` NULL or writable.

@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::batch::BatchMessage;
 use crate::config::Config;
 use crate::delivery::{Deliverer, Handler};
+use crate::fork::{self, ProcessLocal};
 use crate::poll_queue::{self, PollError, QueueReceiver, TakenBatches};
 use crate::published_id::PublishedId;
 use crate::report::{Message, ReadyState};
@@ -22,7 +23,16 @@ const WORKER_STACK_SIZE: usize = 256 * 1024;
 /// A running SSE client: one worker thread that connects, reads and reconnects.
 ///
 /// Dropping it closes it and waits for the worker thread to end.
+///
+/// In a child of fork() a client opened before the fork is inherited (see
+/// [`inherited_across_fork`](Client::inherited_across_fork)): it answers as a closed client
+/// without touching its locks, threads or descriptors, and dropping it leaks it.
 pub struct Client {
+    running: ProcessLocal<Running>,
+}
+
+/// What a client owns in the process that opened it.
+struct Running {
     shared: Arc<Shared>,
     worker: Option<JoinHandle<()>>,
     queue: Option<QueueReceiver>,
@@ -48,6 +58,8 @@ impl Client {
         queue: Option<QueueReceiver>,
         last_event_id: Arc<PublishedId>,
     ) -> std::io::Result<Client> {
+        // Before the worker starts: a fork from then on must be noticed.
+        fork::watch()?;
         let (shared, signals) =
             Shared::new(last_event_id, queue.as_ref().map(|q| q.queue().clone()));
         let shared = Arc::new(shared);
@@ -58,39 +70,62 @@ impl Client {
             .stack_size(WORKER_STACK_SIZE)
             .spawn(move || worker.run())?;
         Ok(Client {
-            shared,
-            worker: Some(worker),
-            queue,
+            running: ProcessLocal::new(Running {
+                shared,
+                worker: Some(worker),
+                queue,
+            }),
         })
     }
 
-    pub fn ready_state(&self) -> ReadyState {
-        self.shared.ready_state()
+    /// Whether this process is a child of fork() and the client was opened before the
+    /// fork. Such a client has no worker here (only the thread that called fork() went on
+    /// in the child), and any lock another thread held at the fork stays held: every
+    /// method then answers as for a closed client without taking a lock, and dropping it
+    /// leaks it instead of waiting for a thread that does not exist. The parent's copy is
+    /// not affected. Always false where there is no fork().
+    pub fn inherited_across_fork(&self) -> bool {
+        self.running.inherited()
     }
 
-    /// The last event ID: the configured one until the server sends an `id`.
+    /// Closed for an inherited client.
+    pub fn ready_state(&self) -> ReadyState {
+        self.running
+            .get()
+            .map_or(ReadyState::Closed, |r| r.shared.ready_state())
+    }
+
+    /// The last event ID: the configured one until the server sends an `id`. Empty for an
+    /// inherited client (reading it could take a lock the parent's worker held).
     pub fn last_event_id(&self) -> String {
-        self.shared.last_event_id()
+        self.running
+            .get()
+            .map_or_else(String::new, |r| r.shared.last_event_id())
     }
 
     /// Stops the worker wherever it is and returns promptly; once it returns no callback
     /// of this client runs again. From inside a callback it does not wait for itself.
-    /// Idempotent.
+    /// Idempotent. Does nothing to an inherited client (the parent's keeps running).
     pub fn close(&self) {
-        self.shared.close();
+        if let Some(running) = self.running.get() {
+            running.shared.close();
+        }
     }
 
     /// Drops the current connection, or cuts the backoff wait short, and reconnects at
     /// once; the backoff starts over. No error is reported for the dropped stream (the
     /// host asked), only the state change to CONNECTING. For a host that learns the
-    /// network came back. False when the client is closed.
+    /// network came back. False when the client is closed, or inherited.
     pub fn restart(&self) -> bool {
-        self.shared.restart()
+        self.running.get().is_some_and(|r| r.shared.restart())
     }
 
-    /// A snapshot of the client's counters.
+    /// A snapshot of the client's counters; all zero for an inherited client (the
+    /// counters stay with the parent, and reading them takes a lock).
     pub fn stats(&self) -> Stats {
-        self.shared.stats.snapshot()
+        self.running
+            .get()
+            .map_or_else(Stats::default, |r| r.shared.stats.snapshot())
     }
 
     /// Poll mode: the next message, waiting up to `timeout` (`None`: without limit).
@@ -114,20 +149,27 @@ impl Client {
         self.receiver()?.poll_all(timeout)
     }
 
-    /// Poll mode's queue; callback mode has none.
+    /// Poll mode's queue; callback mode has none. An inherited client is closed, in
+    /// either mode, at once: its queue's lock may be held forever.
     fn receiver(&self) -> Result<&QueueReceiver, PollError> {
-        self.queue.as_ref().ok_or(PollError::WrongMode)
+        let running = self.running.get().ok_or(PollError::Closed)?;
+        running.queue.as_ref().ok_or(PollError::WrongMode)
     }
 
-    /// Poll mode: a descriptor readable while at least one message is queued.
+    /// Poll mode: a descriptor readable while at least one message is queued. None for an
+    /// inherited client: reading the parent's eventfd would steal the parent's wakeups.
     pub fn wakeup_fd(&self) -> Option<RawFd> {
-        self.queue.as_ref().map(QueueReceiver::wakeup_fd)
+        self.running
+            .get()?
+            .queue
+            .as_ref()
+            .map(QueueReceiver::wakeup_fd)
     }
 }
 
-impl Drop for Client {
+impl Drop for Running {
     fn drop(&mut self) {
-        self.close();
+        self.shared.close();
         if let Some(worker) = self.worker.take() {
             // Dropped from its own callback (a host bug the C API documents), the thread
             // cannot wait for itself: it ends on its own once the callback returns.

@@ -11,6 +11,7 @@ mod config;
 mod connection;
 mod delivery;
 pub mod ffi;
+mod fork;
 mod hooks;
 mod logging;
 pub mod parser;

@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 
 use crate::batch::{BatchMessage, MessageBatch};
 use crate::delivery::Handler;
+use crate::fork::ProcessLocal;
 use crate::parser::Event;
 use crate::published_id::{self, PublishedId};
 use crate::report::{ClientError, Message, ReadyState};
@@ -140,13 +141,14 @@ impl State {
 pub struct TakenBatches {
     pub batches: Vec<MessageBatch>,
     pub first_skip: usize,
-    /// Where the batches go back to when dropped, for the worker to reuse.
-    queue: Weak<Queue>,
+    /// Where the batches go back to when dropped, for the worker to reuse. Not in a child
+    /// of fork(): the queue's lock may be held there forever (see `fork`).
+    queue: ProcessLocal<Weak<Queue>>,
 }
 
 impl Drop for TakenBatches {
     fn drop(&mut self) {
-        let Some(queue) = self.queue.upgrade() else {
+        let Some(queue) = self.queue.get().and_then(Weak::upgrade) else {
             return;
         };
         // Emptied before the lock is taken: that is the part that takes time.
@@ -455,7 +457,7 @@ impl QueueReceiver {
         let taken = TakenBatches {
             batches: state.batches.drain(..).collect(),
             first_skip: std::mem::take(&mut state.front_taken),
-            queue: Arc::downgrade(&self.queue),
+            queue: ProcessLocal::new(Arc::downgrade(&self.queue)),
         };
         let count = state.queued;
         state.queued_bytes = 0;

@@ -110,6 +110,12 @@ impl Handler for CallbackHandler {
 /// failure `*out` is not written. SSE_ERROR_NULL_ARGUMENT if `config` or `out` is NULL;
 /// SSE_ERROR_RESOURCE if the thread or the wakeup fd cannot be created.
 ///
+/// The client belongs to this process. A child of fork() inherits it without its worker
+/// (see fork() at the top of this header): every call on it in the child returns at once
+/// as for a closed client, and sse_client_free releases nothing there. A child that needs
+/// a stream opens a client of its own. The client's sockets and wakeup fd are
+/// close-on-exec.
+///
 /// # Safety
 /// `config` NULL or live; `callbacks` NULL or a readable struct; `out` NULL or writable.
 #[no_mangle]
@@ -141,7 +147,8 @@ pub unsafe extern "C" fn sse_client_open(
     })
 }
 
-/// The client's readyState. SSE_STATE_CLOSED for NULL.
+/// The client's readyState. SSE_STATE_CLOSED for NULL, and for a client inherited across
+/// fork().
 ///
 /// # Safety
 /// `client` NULL or live.
@@ -162,6 +169,8 @@ pub unsafe extern "C" fn sse_client_ready_state(client: *const sse_client) -> ss
 /// client. The ID is the configured one until the server sends an `id:` field. In both
 /// delivery modes it is updated before any event that carries it is delivered (called back
 /// or queued): once the host has an event, this returns that event's ID or a later one.
+/// A client inherited across fork() answers with an empty ID (0): read the ID before
+/// forking if the child is to resume the stream.
 ///
 /// # Safety
 /// `client` NULL or live; `buf` NULL (with `buf_len` 0) or `buf_len` writable bytes.
@@ -195,7 +204,8 @@ pub unsafe extern "C" fn sse_client_last_event_id(
 /// client's callbacks it does not wait for itself: the worker stops as soon as that
 /// callback returns. Idempotent; NULL is a no-op. Poll mode: messages queued before the
 /// close can still be polled, then sse_client_poll returns SSE_ERROR_CLOSED. No error or
-/// state callback reports a close the host asked for.
+/// state callback reports a close the host asked for. Does nothing to a client inherited
+/// across fork(): the parent's client keeps running.
 ///
 /// # Safety
 /// `client` NULL or live.
@@ -213,6 +223,13 @@ pub unsafe extern "C" fn sse_client_close(client: *mut sse_client) {
 /// NULL is a no-op. Must not be called from one of this client's own callbacks. The wait
 /// is short: close interrupts every blocking step except a DNS lookup or TCP connect in
 /// progress, which is bounded by the connect timeout.
+///
+/// In a child of fork(), on a client opened before the fork: returns at once and releases
+/// nothing. The worker thread does not exist in the child and a lock it held at the fork
+/// is held forever, so closing or joining could deadlock, and the sockets and wakeup fd
+/// are still the parent's. What the client holds is leaked in the child: the price of
+/// never deadlocking. The parent's client is not affected. Afterwards the handle is
+/// invalid in the child, as after any free.
 ///
 /// # Safety
 /// `client` NULL or a client from `sse_client_open` not yet freed.
@@ -232,6 +249,8 @@ pub unsafe extern "C" fn sse_client_free(client: *mut sse_client) {
 /// SSE_ERROR_TIMEOUT: nothing arrived in time. SSE_ERROR_CLOSED: the client is closed
 /// (by the host, or for good after an error with will_retry = false) and every message
 /// queued before has been taken. SSE_ERROR_WRONG_MODE: the client uses callbacks.
+/// SSE_ERROR_CLOSED at once, whatever `timeout_ms` and the mode, for a client inherited
+/// across fork().
 /// Drain in a loop until SSE_ERROR_TIMEOUT with `timeout_ms` 0 when the wakeup fd fires,
 /// or take everything at once with `sse_client_poll_batch` (faster for busy streams).
 ///
@@ -264,6 +283,8 @@ pub unsafe extern "C" fn sse_client_poll(
 /// are those of `sse_client_poll`. One call per wakeup drains the queue, and the messages
 /// cost no allocation of their own, which makes this the fastest way to read a busy
 /// stream. Batches and single messages may be mixed; they come out in queue order.
+/// SSE_ERROR_CLOSED at once for a client inherited across fork(); a batch taken before the
+/// fork may be freed in the parent and in the child.
 ///
 /// # Safety
 /// `client` NULL or live; `out` NULL or writable.
@@ -308,7 +329,9 @@ fn poll_failure(error: PollError) -> sse_result {
 
 /// Poll mode: a file descriptor that is readable while at least one message is queued,
 /// for poll(2), epoll or a QSocketNotifier. Do not read, write or close it: the client
-/// owns it until `sse_client_free`. Returns -1 in callback mode or for NULL.
+/// owns it until `sse_client_free`. Returns -1 in callback mode or for NULL, and for a
+/// client inherited across fork() (reading the parent's eventfd would take the parent's
+/// wakeups). The fd is close-on-exec.
 ///
 /// The worker announces what it queued (makes the fd readable, wakes blocked polls) when
 /// it has read every byte that has arrived so far, or sooner once a quarter of the
@@ -350,7 +373,8 @@ pub struct sse_stats {
 /// Drops the current connection, or cuts the wait before a reconnect short, and connects
 /// again at once, with the backoff starting over: for a host that learns the network came
 /// back. The dropped stream is reported only as the state change to CONNECTING (no
-/// error: the host asked). SSE_ERROR_CLOSED when the client is closed.
+/// error: the host asked). SSE_ERROR_CLOSED when the client is closed, or inherited across
+/// fork().
 ///
 /// # Safety
 /// `client` NULL or live.
@@ -367,7 +391,8 @@ pub unsafe extern "C" fn sse_client_restart(client: *mut sse_client) -> sse_resu
 }
 
 /// Copies the client's counters into `*out`. May be called from any thread, any time
-/// before `sse_client_free`.
+/// before `sse_client_free`. For a client inherited across fork() every counter is 0 (the
+/// counters stay with the parent).
 ///
 /// # Safety
 /// `client` NULL or live; `out` NULL or writable.

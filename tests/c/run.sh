@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the crate, compiles the C end-to-end test against the cdylib and runs it, then
 # again under valgrind when it is installed. Also checks that the header compiles as C++.
+# Then the fork() test (tests/c/fork.c): natively and under valgrind memcheck.
 # Then the C concurrency stress test (tests/c/stress.c): natively, under valgrind memcheck,
 # and under a valgrind thread checker (helgrind by default) with tests/c/valgrind-thread.supp.
 #
@@ -70,6 +71,34 @@ if [[ "${SSE_SKIP_VALGRIND:-0}" != 1 ]] && command -v valgrind >/dev/null 2>&1; 
     fi
 else
     echo "run.sh: valgrind not installed (or SSE_SKIP_VALGRIND=1): skipping the valgrind run" >&2
+fi
+
+# ---------------------------------------------------------------------------------------
+# fork() with live clients (tests/c/fork.c): natively, 300 rounds (the race is a fork
+# while a worker or a poller holds a lock; under 3 s), then under memcheck, 10 rounds
+# (about 15 s), for memory errors in the parent and in the children. Memcheck runs
+# without its leak check there: each child leaks the clients it inherited, by design (the
+# header's fork() rule: freeing them could deadlock), and valgrind checks leaks in every
+# process, so every child would fail. That clients release everything in the process
+# that opened them is checked under memcheck by test_api (above) and stress (below).
+run "$CC" -std=c99 -Wall -Wextra -Werror -pedantic -D_POSIX_C_SOURCE=200809L -g -O1 \
+    -I "$root/include" "$here/fork.c" -o "$out_dir/fork" \
+    -L "$lib_dir" -lsse_client -Wl,-rpath,"$lib_dir" -lpthread
+
+run "$out_dir/fork" 300
+
+if [[ "${SSE_SKIP_VALGRIND:-0}" != 1 ]] && command -v valgrind >/dev/null 2>&1; then
+    set +e
+    run env SSE_TEST_TIMEOUT_SCALE=6 valgrind --error-exitcode=1 --leak-check=no --track-origins=yes \
+        "$out_dir/fork" 10 2>&1 | tee "$out_dir/fork-memcheck.log"
+    status=${PIPESTATUS[0]}
+    set -e
+    if [[ $status -ne 0 ]]; then
+        echo "run.sh: the fork test failed under valgrind (exit $status); see $out_dir/fork-memcheck.log" >&2
+        exit "$status"
+    fi
+else
+    echo "run.sh: valgrind not installed (or SSE_SKIP_VALGRIND=1): skipping the fork test's valgrind run" >&2
 fi
 
 # ---------------------------------------------------------------------------------------
