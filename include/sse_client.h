@@ -703,6 +703,10 @@ enum sse_result sse_response_header_at(const struct sse_response *response,
 // whichever thread logs (usually a client's worker), possibly concurrently: the callback
 // must be thread-safe. `message` is borrowed until the callback returns. A NULL
 // `callback` turns logging off (the default). Process-wide; replaces any earlier callback.
+// Once this returns, the earlier callback is not running and is never called again, so
+// its userdata may be released. Do not call this from inside the log callback (it would
+// wait for itself), nor, in a child of fork(), while the parent had a callback set (a
+// record being logged at the moment of the fork never finishes in the child).
 //
 // # Safety
 // `callback` NULL or a function safe to call from any thread with `userdata`.
