@@ -9,9 +9,7 @@
 //!   at most half, and never beyond the maximum, so a server's `retry:` is honoured.
 //! - After `max_retries` consecutive failed attempts (0 = never) the client gives up.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-use crate::civil_date::days_from_civil;
+use std::time::{Duration, SystemTime};
 
 /// No wait is shorter than this, whatever the server's `retry:` or the configuration say,
 /// so that a `retry: 0` server cannot make the client spin.
@@ -48,40 +46,17 @@ pub fn is_event_stream(content_type: Option<&str>) -> bool {
         .eq_ignore_ascii_case("text/event-stream")
 }
 
-/// Parses a `Retry-After` value: delay-seconds, or an IMF-fixdate relative to `now`.
+/// Parses a `Retry-After` value: delay-seconds, or an HTTP date (the three formats of RFC
+/// 9110 §5.6.7) relative to `now`; a date already past is no wait. `None` for anything
+/// else (a date out of range included).
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
         let seconds = value.parse::<u64>().unwrap_or(u64::MAX);
         return Some(Duration::from_secs(seconds));
     }
-    let at = parse_imf_fixdate(value)?;
-    let now = now.duration_since(UNIX_EPOCH).ok()?.as_secs();
-    Some(Duration::from_secs(at.saturating_sub(now)))
-}
-
-/// `Sun, 06 Nov 1994 08:49:37 GMT` -> seconds since the Unix epoch.
-fn parse_imf_fixdate(value: &str) -> Option<u64> {
-    let mut parts = value.split_ascii_whitespace();
-    let _weekday = parts.next()?;
-    let day: u64 = parts.next()?.parse().ok()?;
-    let month = parts.next()?;
-    let year: u64 = parts.next()?.parse().ok()?;
-    let mut clock = parts.next()?.split(':');
-    if parts.next()? != "GMT" {
-        return None;
-    }
-    let hour: u64 = clock.next()?.parse().ok()?;
-    let minute: u64 = clock.next()?.parse().ok()?;
-    let second: u64 = clock.next()?.parse().ok()?;
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let month = MONTHS.iter().position(|m| *m == month)? as u64 + 1;
-    if !(1..=31).contains(&day) || year < 1970 || hour > 23 || minute > 59 || second > 60 {
-        return None;
-    }
-    Some(days_from_civil(year, month, day) * 86_400 + hour * 3_600 + minute * 60 + second)
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 /// The configured part of the policy.
@@ -195,6 +170,7 @@ impl Policy {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::UNIX_EPOCH;
 
     const fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
@@ -251,6 +227,83 @@ mod tests {
         );
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-5", now), None);
+    }
+
+    #[test]
+    fn retry_after_reads_all_three_http_date_formats() {
+        let now = UNIX_EPOCH + Duration::from_secs(784_111_777); // Sun, 06 Nov 1994 08:49:37 GMT
+        let twenty = Some(Duration::from_secs(20));
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:57 GMT", now),
+            twenty
+        );
+        assert_eq!(
+            parse_retry_after("Sunday, 06-Nov-94 08:49:57 GMT", now),
+            twenty
+        );
+        assert_eq!(parse_retry_after("Sun Nov  6 08:49:57 1994", now), twenty);
+        assert_eq!(
+            parse_retry_after(" \tSun, 06 Nov 1994 08:49:57 GMT ", now),
+            twenty
+        );
+    }
+
+    #[test]
+    fn retry_after_ignores_dates_that_do_not_exist() {
+        let now = UNIX_EPOCH;
+        for value in [
+            "Mon, 06 Nov 1994 08:49:57 GMT", // the 6th was a Sunday
+            "Thu, 30 Feb 2023 00:00:00 GMT",
+            "Sun, 06 Nov 1994 24:00:00 GMT",
+            "Sun, 06 Nov 1994 08:49:57 UTC",
+            "Sun, 06 Nov 1994 08:49:57",
+            "Wed, 31 Dec 1969 23:59:59 GMT",
+            "",
+            "  ",
+            "+5",
+            "1.5",
+            "5 ",
+        ] {
+            let expected = (value == "5 ").then(|| Duration::from_secs(5));
+            assert_eq!(parse_retry_after(value, now), expected, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn dates_beyond_what_an_http_date_can_say_are_ignored() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        // Beyond what an HTTP date can say: ignored, so the normal backoff applies.
+        for value in [
+            "Sun, 06 Nov 300000000000 08:49:37 GMT",
+            "Sat, 01 Jan 10000 00:00:00 GMT",
+            "Sun, 06 Nov 99999999999999999999999 08:49:37 GMT",
+            "Sun, 99999999999999999999 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1994 99999999999999999999:49:37 GMT",
+        ] {
+            assert_eq!(parse_retry_after(value, now), None, "{value}");
+        }
+    }
+
+    #[test]
+    fn dates_in_the_past_mean_no_wait() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        for value in [
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+            "Thu, 01 Jan 1970 00:00:00 GMT",
+            "Tue, 14 Nov 2023 22:13:20 GMT", // now itself
+        ] {
+            assert_eq!(
+                parse_retry_after(value, now),
+                Some(Duration::ZERO),
+                "{value}"
+            );
+        }
+        // A clock before the epoch is no reason to fail.
+        let before_epoch = UNIX_EPOCH - Duration::from_secs(60);
+        assert_eq!(
+            parse_retry_after("Thu, 01 Jan 1970 00:00:00 GMT", before_epoch),
+            Some(Duration::from_secs(60))
+        );
     }
 
     #[test]
