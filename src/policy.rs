@@ -8,12 +8,23 @@
 //!   delay, and reset once a connection delivers an event. Jitter only lengthens a wait, by
 //!   at most half, and never beyond the maximum, so a server's `retry:` is honoured.
 //! - After `max_retries` consecutive failed attempts (0 = never) the client gives up.
+//! - No wait is shorter than [`MIN_RECONNECT_DELAY`] nor longer than [`MAX_RECONNECT_WAIT`],
+//!   whatever the server's `retry:` or `Retry-After` or the configuration say. Numbers from
+//!   the server are hostile input: they are read with saturating arithmetic, a date that
+//!   cannot be read is ignored, and nothing a server sends can overflow or panic.
 
 use std::time::{Duration, SystemTime};
 
 /// No wait is shorter than this, whatever the server's `retry:` or the configuration say,
 /// so that a `retry: 0` server cannot make the client spin.
 pub const MIN_RECONNECT_DELAY: Duration = Duration::from_millis(10);
+
+/// No wait is longer than this (24 hours), whatever the server's `retry:` or `Retry-After`
+/// or the configured delays say, so that a hostile or broken server cannot park a client
+/// for years. It fits the C view's `uint32_t retry_delay_ms`.
+pub const MAX_RECONNECT_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
+
+const _: () = assert!(MAX_RECONNECT_WAIT.as_millis() <= u32::MAX as u128);
 
 /// What a response status means for the stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,16 +58,18 @@ pub fn is_event_stream(content_type: Option<&str>) -> bool {
 }
 
 /// Parses a `Retry-After` value: delay-seconds, or an HTTP date (the three formats of RFC
-/// 9110 §5.6.7) relative to `now`; a date already past is no wait. `None` for anything
-/// else (a date out of range included).
+/// 9110 §5.6.7) relative to `now`; a date already past is no wait. Capped at
+/// [`MAX_RECONNECT_WAIT`]; `None` for anything else (a date out of range included).
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
-    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
-        let seconds = value.parse::<u64>().unwrap_or(u64::MAX);
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = httpdate::parse_http_date(value).ok()?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+    let wait = if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // Too many digits for a u64 is still "very long": saturate, then cap.
+        Duration::from_secs(value.parse::<u64>().unwrap_or(u64::MAX))
+    } else {
+        let at = httpdate::parse_http_date(value).ok()?;
+        at.duration_since(now).unwrap_or(Duration::ZERO)
+    };
+    Some(wait.min(MAX_RECONNECT_WAIT))
 }
 
 /// The configured part of the policy.
@@ -114,7 +127,7 @@ impl Policy {
     pub fn reconnect_delay(&self) -> Duration {
         self.server_retry
             .unwrap_or(self.settings.initial_delay)
-            .max(MIN_RECONNECT_DELAY)
+            .clamp(MIN_RECONNECT_DELAY, MAX_RECONNECT_WAIT)
     }
 
     pub fn consecutive_failures(&self) -> u32 {
@@ -153,17 +166,23 @@ impl Policy {
             return Decision::GiveUp;
         }
         let base = self.reconnect_delay();
-        // The server's retry: may exceed the configured cap; it is honoured.
-        let cap = self.settings.max_delay.max(base);
+        // The server's retry: may exceed the configured cap; it is honoured, up to the
+        // longest wait of all.
+        let cap = self.settings.max_delay.max(base).min(MAX_RECONNECT_WAIT);
         let doublings = self.consecutive_failures.saturating_sub(1).min(31);
         let backoff = base.saturating_mul(1 << doublings).min(cap);
+        // Not `mul_f64`, which panics on NaN: a jitter that is not a number adds nothing.
         let jitter = jitter.clamp(0.0, 1.0) * 0.5;
-        let wait = backoff.saturating_add(backoff.mul_f64(jitter)).min(cap);
+        let lengthening =
+            Duration::try_from_secs_f64(backoff.as_secs_f64() * jitter).unwrap_or_default();
+        let wait = backoff.saturating_add(lengthening).min(cap);
         let wait = match retry_after {
             Some(server_wait) => wait.max(server_wait),
             None => wait,
         };
-        Decision::Reconnect { after: wait }
+        Decision::Reconnect {
+            after: wait.min(MAX_RECONNECT_WAIT),
+        }
     }
 }
 
@@ -270,8 +289,34 @@ mod tests {
     }
 
     #[test]
-    fn dates_beyond_what_an_http_date_can_say_are_ignored() {
+    fn huge_retry_after_seconds_are_capped_at_the_longest_wait() {
+        let now = SystemTime::now();
+        let capped = Some(MAX_RECONNECT_WAIT);
+        let day = MAX_RECONNECT_WAIT.as_secs();
+        assert_eq!(parse_retry_after(&day.to_string(), now), capped);
+        assert_eq!(parse_retry_after(&(day + 1).to_string(), now), capped);
+        assert_eq!(parse_retry_after(&u64::MAX.to_string(), now), capped);
+        assert_eq!(parse_retry_after("99999999999999999999", now), capped);
+        assert_eq!(parse_retry_after(&"9".repeat(10_000), now), capped);
+        assert_eq!(
+            parse_retry_after(&(day - 1).to_string(), now),
+            Some(Duration::from_secs(day - 1))
+        );
+        assert_eq!(
+            parse_retry_after("000000000000000000000000000042", now),
+            Some(Duration::from_secs(42))
+        );
+    }
+
+    #[test]
+    fn far_future_dates_are_capped_and_unreadable_years_ignored() {
         let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let capped = Some(MAX_RECONNECT_WAIT);
+        assert_eq!(
+            parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now),
+            capped
+        );
+        assert_eq!(parse_retry_after("Fri Dec 31 23:59:59 9999", now), capped);
         // Beyond what an HTTP date can say: ignored, so the normal backoff applies.
         for value in [
             "Sun, 06 Nov 300000000000 08:49:37 GMT",
@@ -304,6 +349,86 @@ mod tests {
             parse_retry_after("Thu, 01 Jan 1970 00:00:00 GMT", before_epoch),
             Some(Duration::from_secs(60))
         );
+    }
+
+    #[test]
+    fn no_path_waits_longer_than_the_longest_wait() {
+        let unbounded = RetrySettings {
+            initial_delay: Duration::MAX,
+            max_delay: Duration::MAX,
+            max_retries: 0,
+        };
+        let configured_49_days = RetrySettings {
+            initial_delay: ms(u32::MAX as u64),
+            max_delay: ms(u32::MAX as u64),
+            max_retries: 0,
+        };
+        let usual = RetrySettings {
+            initial_delay: ms(100),
+            max_delay: ms(1_000),
+            max_retries: 0,
+        };
+        let endings = [
+            failed(),
+            Ending::StreamLost { delivered: true },
+            Ending::StreamLost { delivered: false },
+            Ending::AttemptFailed {
+                retry_after: Some(Duration::MAX),
+            },
+            Ending::AttemptFailed {
+                retry_after: Some(MAX_RECONNECT_WAIT + ms(1)),
+            },
+        ];
+        for settings in [unbounded, configured_49_days, usual] {
+            for server_retry in [None, Some(Duration::MAX), Some(ms(u64::MAX))] {
+                for jitter in [0.0, 0.5, 0.999, 1.0, f64::NAN, f64::INFINITY, -1.0] {
+                    let mut p = Policy::new(settings);
+                    if let Some(retry) = server_retry {
+                        p.set_server_retry(retry);
+                    }
+                    assert!(p.reconnect_delay() <= MAX_RECONNECT_WAIT);
+                    for ending in endings.iter().cycle().take(40) {
+                        let Decision::Reconnect { after } = p.decide(*ending, jitter) else {
+                            panic!("gave up");
+                        };
+                        assert!(
+                            (MIN_RECONNECT_DELAY..=MAX_RECONNECT_WAIT).contains(&after),
+                            "{settings:?} {server_retry:?} {jitter} {ending:?}: {after:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_huge_server_retry_waits_exactly_the_longest_wait() {
+        let mut p = policy(100, 1_000, 0);
+        p.set_server_retry(ms(u64::MAX));
+        for jitter in [0.0, 0.999] {
+            assert_eq!(
+                p.decide(Ending::StreamLost { delivered: true }, jitter),
+                Decision::Reconnect {
+                    after: MAX_RECONNECT_WAIT
+                }
+            );
+        }
+        let mut p = policy(100, 1_000, 0);
+        let huge = Ending::AttemptFailed {
+            retry_after: Some(Duration::MAX),
+        };
+        assert_eq!(
+            p.decide(huge, 0.5),
+            Decision::Reconnect {
+                after: MAX_RECONNECT_WAIT
+            }
+        );
+    }
+
+    #[test]
+    fn the_longest_wait_fits_the_c_view_in_milliseconds() {
+        assert!(u32::try_from(MAX_RECONNECT_WAIT.as_millis()).is_ok());
+        assert!(MAX_RECONNECT_WAIT > crate::config::DEFAULT_MAX_DELAY);
     }
 
     #[test]
