@@ -1,19 +1,11 @@
-//! Calendar arithmetic for HTTP dates and certificate validity, without a date crate:
-//! Howard Hinnant's algorithms for the proleptic Gregorian calendar.
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-pub(crate) fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y / 400;
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
+//! Calendar arithmetic for certificate validity dates in error messages (and the demo
+//! server's `Date` header), without a date crate: Howard Hinnant's `civil_from_days` for the
+//! proleptic Gregorian calendar. HTTP dates from a server are read by the `httpdate` crate
+//! (src/policy.rs), not here.
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (Howard Hinnant's
-/// `civil_from_days`).
+/// `civil_from_days`). Exact, and free of overflow, for every day a `u64` count of seconds
+/// can name (|days| <= u64::MAX / 86,400), which covers any certificate's dates.
 pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -32,14 +24,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn converts_both_ways_around_the_epoch_and_leap_days() {
+    fn converts_around_the_epoch_and_leap_days() {
         assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(59), (1970, 3, 1));
+        assert_eq!(civil_from_days(365), (1971, 1, 1));
         assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        assert_eq!(civil_from_days(11_017), (2000, 3, 1));
         assert_eq!(civil_from_days(-1), (1969, 12, 31));
-        assert_eq!(days_from_civil(2000, 2, 29), 11_016);
-        for days in [0u64, 59, 365, 11_016, 20_000, 40_000] {
-            let (y, m, d) = civil_from_days(days as i64);
-            assert_eq!(days_from_civil(y as u64, m as u64, d as u64), days);
-        }
+        assert_eq!(civil_from_days(2_932_896), (9999, 12, 31));
+    }
+
+    #[test]
+    fn the_latest_day_a_certificate_can_name_does_not_overflow() {
+        let last_day = (u64::MAX / 86_400) as i64;
+        let (year, month, day) = civil_from_days(last_day);
+        assert!(year > 500_000_000_000, "{year}");
+        assert!((1..=12).contains(&month) && (1..=31).contains(&day));
     }
 }

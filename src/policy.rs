@@ -8,14 +8,23 @@
 //!   delay, and reset once a connection delivers an event. Jitter only lengthens a wait, by
 //!   at most half, and never beyond the maximum, so a server's `retry:` is honoured.
 //! - After `max_retries` consecutive failed attempts (0 = never) the client gives up.
+//! - No wait is shorter than [`MIN_RECONNECT_DELAY`] nor longer than [`MAX_RECONNECT_WAIT`],
+//!   whatever the server's `retry:` or `Retry-After` or the configuration say. Numbers from
+//!   the server are hostile input: they are read with saturating arithmetic, a date that
+//!   cannot be read is ignored, and nothing a server sends can overflow or panic.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-use crate::civil_date::days_from_civil;
+use std::time::{Duration, SystemTime};
 
 /// No wait is shorter than this, whatever the server's `retry:` or the configuration say,
 /// so that a `retry: 0` server cannot make the client spin.
 pub const MIN_RECONNECT_DELAY: Duration = Duration::from_millis(10);
+
+/// No wait is longer than this (24 hours), whatever the server's `retry:` or `Retry-After`
+/// or the configured delays say, so that a hostile or broken server cannot park a client
+/// for years. It fits the C view's `uint32_t retry_delay_ms`.
+pub const MAX_RECONNECT_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
+
+const _: () = assert!(MAX_RECONNECT_WAIT.as_millis() <= u32::MAX as u128);
 
 /// What a response status means for the stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,40 +79,19 @@ pub fn unsupported_coding<'a>(
         })
 }
 
-/// Parses a `Retry-After` value: delay-seconds, or an IMF-fixdate relative to `now`.
+/// Parses a `Retry-After` value: delay-seconds, or an HTTP date (the three formats of RFC
+/// 9110 §5.6.7) relative to `now`; a date already past is no wait. Capped at
+/// [`MAX_RECONNECT_WAIT`]; `None` for anything else (a date out of range included).
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
-    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
-        let seconds = value.parse::<u64>().unwrap_or(u64::MAX);
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = parse_imf_fixdate(value)?;
-    let now = now.duration_since(UNIX_EPOCH).ok()?.as_secs();
-    Some(Duration::from_secs(at.saturating_sub(now)))
-}
-
-/// `Sun, 06 Nov 1994 08:49:37 GMT` -> seconds since the Unix epoch.
-fn parse_imf_fixdate(value: &str) -> Option<u64> {
-    let mut parts = value.split_ascii_whitespace();
-    let _weekday = parts.next()?;
-    let day: u64 = parts.next()?.parse().ok()?;
-    let month = parts.next()?;
-    let year: u64 = parts.next()?.parse().ok()?;
-    let mut clock = parts.next()?.split(':');
-    if parts.next()? != "GMT" {
-        return None;
-    }
-    let hour: u64 = clock.next()?.parse().ok()?;
-    let minute: u64 = clock.next()?.parse().ok()?;
-    let second: u64 = clock.next()?.parse().ok()?;
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let month = MONTHS.iter().position(|m| *m == month)? as u64 + 1;
-    if !(1..=31).contains(&day) || year < 1970 || hour > 23 || minute > 59 || second > 60 {
-        return None;
-    }
-    Some(days_from_civil(year, month, day) * 86_400 + hour * 3_600 + minute * 60 + second)
+    let wait = if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // Too many digits for a u64 is still "very long": saturate, then cap.
+        Duration::from_secs(value.parse::<u64>().unwrap_or(u64::MAX))
+    } else {
+        let at = httpdate::parse_http_date(value).ok()?;
+        at.duration_since(now).unwrap_or(Duration::ZERO)
+    };
+    Some(wait.min(MAX_RECONNECT_WAIT))
 }
 
 /// The configured part of the policy.
@@ -161,7 +149,7 @@ impl Policy {
     pub fn reconnect_delay(&self) -> Duration {
         self.server_retry
             .unwrap_or(self.settings.initial_delay)
-            .max(MIN_RECONNECT_DELAY)
+            .clamp(MIN_RECONNECT_DELAY, MAX_RECONNECT_WAIT)
     }
 
     pub fn consecutive_failures(&self) -> u32 {
@@ -200,23 +188,30 @@ impl Policy {
             return Decision::GiveUp;
         }
         let base = self.reconnect_delay();
-        // The server's retry: may exceed the configured cap; it is honoured.
-        let cap = self.settings.max_delay.max(base);
+        // The server's retry: may exceed the configured cap; it is honoured, up to the
+        // longest wait of all.
+        let cap = self.settings.max_delay.max(base).min(MAX_RECONNECT_WAIT);
         let doublings = self.consecutive_failures.saturating_sub(1).min(31);
         let backoff = base.saturating_mul(1 << doublings).min(cap);
+        // Not `mul_f64`, which panics on NaN: a jitter that is not a number adds nothing.
         let jitter = jitter.clamp(0.0, 1.0) * 0.5;
-        let wait = backoff.saturating_add(backoff.mul_f64(jitter)).min(cap);
+        let lengthening =
+            Duration::try_from_secs_f64(backoff.as_secs_f64() * jitter).unwrap_or_default();
+        let wait = backoff.saturating_add(lengthening).min(cap);
         let wait = match retry_after {
             Some(server_wait) => wait.max(server_wait),
             None => wait,
         };
-        Decision::Reconnect { after: wait }
+        Decision::Reconnect {
+            after: wait.min(MAX_RECONNECT_WAIT),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::UNIX_EPOCH;
 
     const fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
@@ -292,6 +287,189 @@ mod tests {
         );
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-5", now), None);
+    }
+
+    #[test]
+    fn retry_after_reads_all_three_http_date_formats() {
+        let now = UNIX_EPOCH + Duration::from_secs(784_111_777); // Sun, 06 Nov 1994 08:49:37 GMT
+        let twenty = Some(Duration::from_secs(20));
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:57 GMT", now),
+            twenty
+        );
+        assert_eq!(
+            parse_retry_after("Sunday, 06-Nov-94 08:49:57 GMT", now),
+            twenty
+        );
+        assert_eq!(parse_retry_after("Sun Nov  6 08:49:57 1994", now), twenty);
+        assert_eq!(
+            parse_retry_after(" \tSun, 06 Nov 1994 08:49:57 GMT ", now),
+            twenty
+        );
+    }
+
+    #[test]
+    fn retry_after_ignores_dates_that_do_not_exist() {
+        let now = UNIX_EPOCH;
+        for value in [
+            "Mon, 06 Nov 1994 08:49:57 GMT", // the 6th was a Sunday
+            "Thu, 30 Feb 2023 00:00:00 GMT",
+            "Sun, 06 Nov 1994 24:00:00 GMT",
+            "Sun, 06 Nov 1994 08:49:57 UTC",
+            "Sun, 06 Nov 1994 08:49:57",
+            "Wed, 31 Dec 1969 23:59:59 GMT",
+            "",
+            "  ",
+            "+5",
+            "1.5",
+            "5 ",
+        ] {
+            let expected = (value == "5 ").then(|| Duration::from_secs(5));
+            assert_eq!(parse_retry_after(value, now), expected, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn huge_retry_after_seconds_are_capped_at_the_longest_wait() {
+        let now = SystemTime::now();
+        let capped = Some(MAX_RECONNECT_WAIT);
+        let day = MAX_RECONNECT_WAIT.as_secs();
+        assert_eq!(parse_retry_after(&day.to_string(), now), capped);
+        assert_eq!(parse_retry_after(&(day + 1).to_string(), now), capped);
+        assert_eq!(parse_retry_after(&u64::MAX.to_string(), now), capped);
+        assert_eq!(parse_retry_after("99999999999999999999", now), capped);
+        assert_eq!(parse_retry_after(&"9".repeat(10_000), now), capped);
+        assert_eq!(
+            parse_retry_after(&(day - 1).to_string(), now),
+            Some(Duration::from_secs(day - 1))
+        );
+        assert_eq!(
+            parse_retry_after("000000000000000000000000000042", now),
+            Some(Duration::from_secs(42))
+        );
+    }
+
+    #[test]
+    fn far_future_dates_are_capped_and_unreadable_years_ignored() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let capped = Some(MAX_RECONNECT_WAIT);
+        assert_eq!(
+            parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now),
+            capped
+        );
+        assert_eq!(parse_retry_after("Fri Dec 31 23:59:59 9999", now), capped);
+        // Beyond what an HTTP date can say: ignored, so the normal backoff applies.
+        for value in [
+            "Sun, 06 Nov 300000000000 08:49:37 GMT",
+            "Sat, 01 Jan 10000 00:00:00 GMT",
+            "Sun, 06 Nov 99999999999999999999999 08:49:37 GMT",
+            "Sun, 99999999999999999999 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1994 99999999999999999999:49:37 GMT",
+        ] {
+            assert_eq!(parse_retry_after(value, now), None, "{value}");
+        }
+    }
+
+    #[test]
+    fn dates_in_the_past_mean_no_wait() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        for value in [
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+            "Thu, 01 Jan 1970 00:00:00 GMT",
+            "Tue, 14 Nov 2023 22:13:20 GMT", // now itself
+        ] {
+            assert_eq!(
+                parse_retry_after(value, now),
+                Some(Duration::ZERO),
+                "{value}"
+            );
+        }
+        // A clock before the epoch is no reason to fail.
+        let before_epoch = UNIX_EPOCH - Duration::from_secs(60);
+        assert_eq!(
+            parse_retry_after("Thu, 01 Jan 1970 00:00:00 GMT", before_epoch),
+            Some(Duration::from_secs(60))
+        );
+    }
+
+    #[test]
+    fn no_path_waits_longer_than_the_longest_wait() {
+        let unbounded = RetrySettings {
+            initial_delay: Duration::MAX,
+            max_delay: Duration::MAX,
+            max_retries: 0,
+        };
+        let configured_49_days = RetrySettings {
+            initial_delay: ms(u32::MAX as u64),
+            max_delay: ms(u32::MAX as u64),
+            max_retries: 0,
+        };
+        let usual = RetrySettings {
+            initial_delay: ms(100),
+            max_delay: ms(1_000),
+            max_retries: 0,
+        };
+        let endings = [
+            failed(),
+            Ending::StreamLost { delivered: true },
+            Ending::StreamLost { delivered: false },
+            Ending::AttemptFailed {
+                retry_after: Some(Duration::MAX),
+            },
+            Ending::AttemptFailed {
+                retry_after: Some(MAX_RECONNECT_WAIT + ms(1)),
+            },
+        ];
+        for settings in [unbounded, configured_49_days, usual] {
+            for server_retry in [None, Some(Duration::MAX), Some(ms(u64::MAX))] {
+                for jitter in [0.0, 0.5, 0.999, 1.0, f64::NAN, f64::INFINITY, -1.0] {
+                    let mut p = Policy::new(settings);
+                    if let Some(retry) = server_retry {
+                        p.set_server_retry(retry);
+                    }
+                    assert!(p.reconnect_delay() <= MAX_RECONNECT_WAIT);
+                    for ending in endings.iter().cycle().take(40) {
+                        let Decision::Reconnect { after } = p.decide(*ending, jitter) else {
+                            panic!("gave up");
+                        };
+                        assert!(
+                            (MIN_RECONNECT_DELAY..=MAX_RECONNECT_WAIT).contains(&after),
+                            "{settings:?} {server_retry:?} {jitter} {ending:?}: {after:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_huge_server_retry_waits_exactly_the_longest_wait() {
+        let mut p = policy(100, 1_000, 0);
+        p.set_server_retry(ms(u64::MAX));
+        for jitter in [0.0, 0.999] {
+            assert_eq!(
+                p.decide(Ending::StreamLost { delivered: true }, jitter),
+                Decision::Reconnect {
+                    after: MAX_RECONNECT_WAIT
+                }
+            );
+        }
+        let mut p = policy(100, 1_000, 0);
+        let huge = Ending::AttemptFailed {
+            retry_after: Some(Duration::MAX),
+        };
+        assert_eq!(
+            p.decide(huge, 0.5),
+            Decision::Reconnect {
+                after: MAX_RECONNECT_WAIT
+            }
+        );
+    }
+
+    #[test]
+    fn the_longest_wait_fits_the_c_view_in_milliseconds() {
+        assert!(u32::try_from(MAX_RECONNECT_WAIT.as_millis()).is_ok());
+        assert!(MAX_RECONNECT_WAIT > crate::config::DEFAULT_MAX_DELAY);
     }
 
     #[test]

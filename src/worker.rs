@@ -336,14 +336,18 @@ impl Worker {
     }
 
     /// Waits `duration`; `Some` when the host closed the client or asked for a restart
-    /// first.
+    /// first. Any duration is safe: one too long for an `Instant` has no deadline (only
+    /// the host ends it), where `Instant + Duration` would panic.
     fn sleep(&self, duration: Duration) -> Option<Outcome> {
-        let deadline = std::time::Instant::now() + duration;
+        let deadline = std::time::Instant::now().checked_add(duration);
         loop {
             if let Some(interruption) = self.interrupted() {
                 return Some(interruption);
             }
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            // crossbeam's select takes a timeout past what an Instant holds as none.
+            let left = deadline.map_or(duration, |deadline| {
+                deadline.saturating_duration_since(std::time::Instant::now())
+            });
             select! {
                 recv(self.signals.stop) -> _ => return Some(Outcome::Closed),
                 // A wake whose request an attempt already took is stale: sleep on.
