@@ -479,8 +479,9 @@ enum sse_result sse_config_set_last_event_id(struct sse_config *config, const ch
 // server's `retry:` field replaces it), doubled after each consecutive failed attempt up
 // to `max_ms`; jitter lengthens a wait by at most half, never beyond `max_ms`. A server's
 // `retry:` larger than `max_ms` is honoured as it is (the server knows best when to come
-// back). No wait is
-// shorter than 10 ms, so a `retry: 0` server cannot make the client spin.
+// back). No wait is shorter than 10 ms, so a `retry: 0` server cannot make the client
+// spin, and none is longer than 24 hours (86400000 ms): a larger delay set here, a
+// server's `retry:` or `Retry-After` is capped there.
 // SSE_ERROR_INVALID_ARGUMENT when `max_ms < initial_ms`.
 //
 // # Safety

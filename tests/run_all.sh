@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs what is missing, then checks formatting,
-# lints, the committed header, the Rust tests, the C API test, the ABI from Python, and
+# lints, the committed header, the Rust tests, a short fuzzing run of the Retry-After
+# parser, the C API test (with the fork test), the ABI from Python, and
 # the CMake package with the Qt wrapper and its tests through ctest.
 #
 #   bash tests/run_all.sh
@@ -46,6 +47,9 @@ bash tests/api_contract.sh
 
 step "cargo test"
 cargo test --all-targets
+
+step "fuzz the Retry-After parser (cargo-fuzz, nightly; 20 s)"
+bash fuzz/run.sh 20 retry_after
 
 step "the README's C quick start compiles"
 mkdir -p target/readme
