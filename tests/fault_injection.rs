@@ -794,9 +794,12 @@ fn non_numeric_and_huge_retry_values_are_ignored_or_saturated_and_close_stays_pr
                 delays[i]
             );
         }
-        // A retry: beyond u64 saturates, and is honoured as asked (beyond the cap).
-        assert_eq!(delays[3], Duration::from_millis(u64::MAX));
-        assert_eq!(stats.reconnect_delay, Duration::from_millis(u64::MAX));
+        // A retry: beyond u64 saturates, and is honoured up to the longest wait (24 hours).
+        assert_eq!(delays[3], sse_client::policy::MAX_RECONNECT_WAIT);
+        assert_eq!(
+            stats.reconnect_delay,
+            sse_client::policy::MAX_RECONNECT_WAIT
+        );
         assert!(errors
             .iter()
             .all(|e| e.kind == ErrorKind::StreamEnded && e.will_retry));

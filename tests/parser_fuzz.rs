@@ -535,6 +535,18 @@ fn checked(text: Text<'_>, what: &str) -> String {
 #[derive(Default)]
 struct Recorder {
     items: Vec<Item>,
+    /// The last event ID as `Sink::last_event_id` announced it; the start value is the
+    /// host's (set with the parser's).
+    announced: String,
+}
+
+impl Recorder {
+    fn starting_with(initial_id: Option<&str>) -> Recorder {
+        Recorder {
+            announced: initial_id.unwrap_or("").to_owned(),
+            ..Recorder::default()
+        }
+    }
 }
 
 impl Sink for Recorder {
@@ -542,6 +554,11 @@ impl Sink for Recorder {
         let event_type = checked(event.event_type, "event type");
         let data = checked(event.data, "event data");
         let id = checked(event.id, "event id");
+        // The client publishes the ID when it is announced: every event must carry it.
+        assert_eq!(
+            id, self.announced,
+            "an event's ID was not announced before it"
+        );
         assert!(!event_type.is_empty(), "empty event type");
         assert!(!id.contains('\0'), "event id {id:?} holds U+0000");
         self.items.push(Item::Event {
@@ -557,6 +574,10 @@ impl Sink for Recorder {
 
     fn retry(&mut self, millis: u64) {
         self.items.push(Item::Retry(millis));
+    }
+
+    fn last_event_id(&mut self, id: Text<'_>) {
+        self.announced = checked(id, "announced id");
     }
 }
 
@@ -623,7 +644,7 @@ fn run(stream: &[u8], how: Feed<'_>, limit: usize, initial_id: Option<&str>) -> 
     if let Some(id) = initial_id {
         parser.set_last_event_id(id);
     }
-    let mut sink = Recorder::default();
+    let mut sink = Recorder::starting_with(initial_id);
     let result = feed(&mut parser, stream, how, &mut sink);
     outcome(&mut parser, &mut sink, 0, result)
 }
@@ -891,7 +912,7 @@ fn check_input(stream: &[u8], check_seed: u64, stats: &mut Stats) {
         if let Some(id) = initial_id {
             parser.set_last_event_id(id);
         }
-        let mut sink = Recorder::default();
+        let mut sink = Recorder::starting_with(initial_id);
         let previous_lens = chunking(rng, &previous);
         let _ = feed(
             &mut parser,

@@ -290,6 +290,7 @@ class tst_SseEventSource : public QObject
 private Q_SLOTS:
     void events_arrive_in_order_with_type_data_and_id();
     void nul_bytes_in_data_survive();
+    void a_long_id_shared_by_many_events_is_carried_by_each_and_announced_once();
     void repeated_and_changing_types_ids_and_data_decode_like_from_utf8();
     void opened_200_and_ready_state_sequence();
     void reconnects_with_last_event_id_after_server_close();
@@ -390,6 +391,41 @@ void tst_SseEventSource::repeated_and_changing_types_ids_and_data_decode_like_fr
     for (const QList<QVariant> &arguments : std::as_const(ids))
         changes << arguments.at(0).toString();
     QCOMPARE(changes, (QStringList {u"1"_s, u"\u00e9"_s, QString(), u"x"_s}));
+}
+
+void tst_SseEventSource::a_long_id_shared_by_many_events_is_carried_by_each_and_announced_once()
+{
+    // The library shares a long ID between the events of a batch (one copy), and the
+    // wrapper then skips comparing it again: each event must still carry it, the change be
+    // announced once, and an ID the host sets in between be replaced by the stream's again.
+    const QByteArray longId(100000, 'L');
+    QByteArray stream = "id: " + longId + "\n\n";
+    for (int i = 0; i < 50; ++i)
+        stream += "data: " + QByteArray::number(i) + "\n\n";
+    stream += "id: 2\ndata: last\n\n";
+    ScriptedServer server({Script::stream().send(stream)});
+    auto source = makeSource(server.url());
+    QList<SseEvent> kept;
+    connect(source.get(), &SseEventSource::eventReceived, this, [&, s = source.get()](const SseEvent &event) {
+        kept << event;
+        if (kept.size() == 20)
+            s->setLastEventId(u"set by the host"_s);
+    });
+    QSignalSpy ids(source.get(), &SseEventSource::lastEventIdChanged);
+    source->open();
+
+    QTRY_COMPARE(kept.size(), 51);
+    const QString expectedId = QString::fromLatin1(longId);
+    for (qsizetype i = 0; i < 50; ++i) {
+        QCOMPARE(kept.at(i).data(), QString::number(i));
+        QVERIFY2(kept.at(i).id() == expectedId, qPrintable(QStringLiteral("event %1").arg(i)));
+    }
+    QCOMPARE(kept.at(50).id(), u"2"_s);
+    QCOMPARE(source->lastEventId(), u"2"_s);
+    QStringList changes;
+    for (const QList<QVariant> &arguments : std::as_const(ids))
+        changes << arguments.at(0).toString();
+    QCOMPARE(changes, (QStringList {expectedId, u"set by the host"_s, expectedId, u"2"_s}));
 }
 
 void tst_SseEventSource::nul_bytes_in_data_survive()
