@@ -149,17 +149,19 @@ impl MessageBatch {
         let type_len = (event_type != MESSAGE).then_some(event.event_type.len());
         let type_bytes = if type_len.is_some() { event_type } else { b"" };
         let data = event.data.as_bytes_with_nul();
-        let id = match shared_id {
-            Some(shared) => EventId::Shared {
-                index: self.share(shared),
-            },
-            None => EventId::Inline {
-                len: event.id.len(),
-            },
-        };
-        let id_bytes = match id {
-            EventId::Inline { .. } => event.id.as_bytes_with_nul(),
-            EventId::Shared { .. } => b"",
+        let (id, id_bytes) = match shared_id {
+            Some(shared) => (
+                EventId::Shared {
+                    index: self.share(shared),
+                },
+                &b""[..],
+            ),
+            None => (
+                EventId::Inline {
+                    len: event.id.len(),
+                },
+                event.id.as_bytes_with_nul(),
+            ),
         };
         self.strings
             .reserve(type_bytes.len() + data.len() + id_bytes.len());
@@ -201,6 +203,18 @@ impl MessageBatch {
 
     pub fn push_state(&mut self, state: ReadyState) {
         self.entries.push(Entry::State(state));
+    }
+
+    /// The ID of the last event, and its shared copy if it has one; `None` without events.
+    pub(crate) fn last_event_id(&self) -> Option<(Text<'_>, Option<&SharedText>)> {
+        let last = self
+            .entries
+            .iter()
+            .rposition(|entry| matches!(entry, Entry::Event { .. }))?;
+        match self.get(last) {
+            BatchMessage::Event { event, shared_id } => Some((event.id, shared_id)),
+            _ => None,
+        }
     }
 
     /// The message at `index`; panics past the end, like a slice.

@@ -189,7 +189,12 @@ impl Parser {
 
     /// The last event ID string (committed at dispatch).
     pub fn last_event_id(&self) -> &str {
-        Text::from_validated(&self.last_id).as_str()
+        self.last_event_id_text().as_str()
+    }
+
+    /// The same, NUL-terminated.
+    pub fn last_event_id_text(&self) -> Text<'_> {
+        Text::from_validated(&self.last_id)
     }
 
     /// Feeds the next bytes of the stream, in any chunking.

@@ -179,8 +179,8 @@ impl TakenBatches {
 }
 
 /// A queue of `capacity` messages (at least 1): the worker's handler and the host's end.
-/// `last_event_id`: where the worker publishes each new ID before it delivers the events
-/// that carry it; a long one is shared from there (see [`QueueHandler::shared_id`]).
+/// `last_event_id`: where the queue publishes the ID of the events it queues, before the
+/// host can see them, and where the worker counts new IDs (see [`QueueHandler::shared_id`]).
 pub(crate) fn queue(
     capacity: usize,
     last_event_id: Arc<PublishedId>,
@@ -288,7 +288,7 @@ pub(crate) struct QueueHandler {
     /// the worker has taken the hook (see [`Handler::before_wait`]).
     announce_before_wait: bool,
     last_event_id: Arc<PublishedId>,
-    /// The shared copy of the current long ID, and the publish it came from.
+    /// The shared copy of the current long ID, and the count of new IDs it belongs to.
     shared_id: Option<(u64, SharedText)>,
 }
 
@@ -318,26 +318,33 @@ impl QueueHandler {
 }
 
 impl QueueHandler {
-    /// A shared copy of `id`, the ID of the event being queued, when it is a long one: the
-    /// published copy, taken once per new ID (the worker publishes each new ID before it
-    /// delivers the events that carry it). Short IDs are copied: cheaper than sharing.
+    /// A shared copy of `id`, the ID of the event being queued, when it is a long one: one
+    /// copy per new ID, whatever the number of events that carry it (the worker counts new
+    /// IDs before it delivers the events that carry them). Short IDs are copied into the
+    /// batch: cheaper than sharing.
     fn shared_id(&mut self, id: Text<'_>) -> Option<SharedText> {
         if id.len() <= published_id::INLINE_BYTES {
             return None;
         }
-        let publishes = self.last_event_id.publishes();
-        if let Some((seen, shared)) = &self.shared_id {
-            if *seen == publishes {
-                return Some(shared.clone());
+        let new_ids = self.last_event_id.new_ids();
+        match &self.shared_id {
+            Some((seen, shared)) if *seen == new_ids => Some(shared.clone()),
+            _ => {
+                let shared = SharedText::new(id);
+                self.shared_id = Some((new_ids, shared.clone()));
+                Some(shared)
             }
         }
-        let shared = self
-            .last_event_id
-            .current_shared()
-            .filter(|published| published.as_text() == id)
-            .unwrap_or_else(|| SharedText::new(id));
-        self.shared_id = Some((publishes, shared.clone()));
-        Some(shared)
+    }
+
+    /// Publishes the ID of the last event collected, before the host can see it: the IDs
+    /// of the events queued before are older (see `PublishedId`).
+    fn publish_last_event_id(&self) {
+        match self.pending.last_event_id() {
+            Some((_, Some(shared))) => self.last_event_id.publish_shared(shared),
+            Some((id, None)) => self.last_event_id.publish(id),
+            None => {}
+        }
     }
 
     /// Queues what was collected, announced or not (see the module comment).
@@ -348,6 +355,7 @@ impl QueueHandler {
             }
             return;
         }
+        self.publish_last_event_id();
         let sizes = self.pending.sizes();
         let batch = std::mem::take(&mut self.pending);
         let spare;
@@ -681,6 +689,66 @@ mod tests {
         handler.flush();
         drop(receiver.poll_all(None).unwrap());
         assert_eq!(spares(&receiver), 0);
+    }
+
+    fn event_with_id(id: &[u8]) -> Event<'_> {
+        Event {
+            event_type: Text::from_bytes_with_nul(b"message\0"),
+            data: Text::from_bytes_with_nul(b"x\0"),
+            id: Text::from_bytes_with_nul(id),
+        }
+    }
+
+    #[test]
+    fn the_id_of_the_last_queued_event_is_published_before_the_host_can_take_it() {
+        let published = Arc::new(PublishedId::new(""));
+        let (mut handler, receiver) = queue(2, published.clone()).unwrap();
+        handler.on_event(&event_with_id(b"1\0"));
+        handler.on_event(&event_with_id(b"2\0"));
+        assert_eq!(published.read(), "", "collected, not queued: not published");
+        // The queue is full: the third event queues the first two (and waits for room).
+        let worker = std::thread::spawn(move || {
+            handler.on_event(&event_with_id(b"3\0"));
+            handler.flush();
+            handler
+        });
+        let first = receiver.poll(Some(Duration::from_secs(10))).unwrap();
+        let published_then = published.read();
+        assert!(matches!(&first, Message::Event(e) if e.as_event().id == "1"));
+        assert_eq!(
+            published_then, "2",
+            "the batch's last ID, before the host had it"
+        );
+        receiver.poll(None).unwrap();
+        drop(worker.join().unwrap());
+        receiver.poll(None).unwrap();
+        assert_eq!(published.read(), "3");
+    }
+
+    #[test]
+    fn a_long_id_is_copied_once_per_new_id_not_per_event() {
+        let published = Arc::new(PublishedId::new(""));
+        let (mut handler, receiver) = queue(64, published.clone()).unwrap();
+        let long = format!("{}\0", "L".repeat(published_id::INLINE_BYTES + 1));
+        published.note_new_id();
+        for _ in 0..3 {
+            handler.on_event(&event_with_id(long.as_bytes()));
+        }
+        published.note_new_id();
+        handler.on_event(&event_with_id(long.as_bytes()));
+        handler.flush();
+        let taken = receiver.poll_all(None).unwrap();
+        let ids: Vec<*const u8> = taken
+            .iter()
+            .map(|m| match m {
+                BatchMessage::Event { event, .. } => event.id.as_bytes_with_nul().as_ptr(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(ids[0], ids[1]);
+        assert_eq!(ids[1], ids[2]);
+        assert_ne!(ids[2], ids[3], "a new ID (equal or not) gets its own copy");
+        assert_eq!(published.read(), &long[..long.len() - 1]);
     }
 
     #[test]

@@ -1,8 +1,11 @@
 //! [`PublishedId`]: the last event ID as the worker publishes it for any thread to read.
 //!
-//! In callback mode the worker publishes the ID before every event (a host that saw an
-//! event may ask for the ID from another thread), so this is on the hot path. A mutex cost
-//! two locked instructions and a string copy per event. Here the single writer makes no
+//! In callback mode the worker publishes each new ID before the event that carries it (a
+//! host that saw an event may ask for the ID from another thread), so with an ID on every
+//! event this is on the hot path. A mutex cost two locked instructions and a string copy
+//! per event. Poll mode's queue publishes once per batch it queues, the ID of its last
+//! event, before the host can see it (and the worker once more at the end of a read, for
+//! an ID that came without an event). Here the single writer makes no
 //! read-modify-write at all: it writes the slot readers are not directed to, each slot
 //! guarded by a sequence number, then directs readers to it.
 //!
@@ -14,11 +17,12 @@
 //! so every retry means the writer made progress.
 //!
 //! IDs longer than the inline buffer (rare) go through a mutex per slot, as a
-//! [`SharedText`]: one copy per new ID, which the poll queue shares too (see
-//! [`PublishedId::current_shared`]) instead of copying it into every queued event.
+//! [`SharedText`]: one copy per new ID, the same one the poll queue shares between the
+//! events it queues ([`PublishedId::publish_shared`]).
 //!
-//! The worker publishes once per new ID (the parser's `Sink::last_event_id`), not once
-//! per event: a server that sends one 16 MB ID and then a million events costs one copy.
+//! Nothing is published per event: a server that sends one 16 MB ID and then a million
+//! events costs one copy. The worker counts the new IDs it sees ([`PublishedId::new_ids`]),
+//! which tells the poll queue when the ID of the events it queues changed.
 
 use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -34,9 +38,8 @@ pub(crate) struct PublishedId {
     slots: [Slot; 2],
     /// The slot holding the last complete publish.
     current: AtomicUsize,
-    /// How many publishes there were: the writer's own way to tell that the ID changed
-    /// (see [`PublishedId::current_shared`]).
-    publishes: AtomicU64,
+    /// New IDs the worker has seen, published yet or not (see the module comment).
+    new_ids: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -57,7 +60,7 @@ impl PublishedId {
         let published = PublishedId {
             slots: Default::default(),
             current: AtomicUsize::new(0),
-            publishes: AtomicU64::new(0),
+            new_ids: AtomicU64::new(0),
         };
         let mut with_nul = Vec::with_capacity(id.len() + 1);
         with_nul.extend_from_slice(id.as_bytes());
@@ -66,28 +69,33 @@ impl PublishedId {
         published
     }
 
-    /// Publishes `id`. Only one thread (the worker) may call this.
+    /// Publishes `id`, copying it. Only one thread (the worker) may publish.
     pub fn publish(&self, id: Text<'_>) {
+        self.publish_with(id, None);
+    }
+
+    /// Publishes a long ID already shared, without copying it.
+    pub fn publish_shared(&self, id: &SharedText) {
+        self.publish_with(id.as_text(), Some(id));
+    }
+
+    fn publish_with(&self, id: Text<'_>, shared: Option<&SharedText>) {
         let next = 1 - self.current.load(Ordering::Relaxed);
-        self.slots[next].write(id);
+        self.slots[next].write(id, shared);
         self.current.store(next, Ordering::Release);
+    }
+
+    /// The worker saw a new ID (it may publish it later). Only the worker calls this.
+    pub fn note_new_id(&self) {
         // Only the writer changes it: no read-modify-write needed.
-        let publishes = self.publishes.load(Ordering::Relaxed);
-        self.publishes.store(publishes + 1, Ordering::Relaxed);
+        let seen = self.new_ids.load(Ordering::Relaxed);
+        self.new_ids.store(seen + 1, Ordering::Relaxed);
     }
 
-    /// How many times an ID was published. For the writer's thread: it changes exactly
-    /// when the writer publishes.
-    pub fn publishes(&self) -> u64 {
-        self.publishes.load(Ordering::Relaxed)
-    }
-
-    /// The ID last published, shared rather than copied, when it is longer than the inline
-    /// buffer; `None` for a short one. For the writer's thread, which knows the slot is
-    /// not being written.
-    pub fn current_shared(&self) -> Option<SharedText> {
-        let slot = &self.slots[self.current.load(Ordering::Relaxed)];
-        lock(&slot.long).clone()
+    /// How many new IDs the worker has seen: for the worker's thread, where it changes
+    /// exactly when the ID of the events being delivered changes.
+    pub fn new_ids(&self) -> u64 {
+        self.new_ids.load(Ordering::Relaxed)
     }
 
     /// The ID last published.
@@ -104,12 +112,38 @@ impl PublishedId {
     }
 }
 
+/// `chunk` (at most 8 bytes) as a little-endian word, zero-padded. A short tail is read
+/// as two overlapping loads whose common bytes land in the same place: copying it into a
+/// buffer called memcpy, and a byte loop cost more still, on a path that runs for every
+/// event when each event has an ID (the common case).
+#[inline(always)]
+fn word_of(chunk: &[u8]) -> u64 {
+    let n = chunk.len();
+    if let Ok(full) = <[u8; 8]>::try_from(chunk) {
+        return u64::from_le_bytes(full);
+    }
+    let (low, high) = match n {
+        4..=7 => (
+            u64::from(u32::from_le_bytes(chunk[..4].try_into().unwrap())),
+            u64::from(u32::from_le_bytes(chunk[n - 4..].try_into().unwrap())) << (8 * (n - 4)),
+        ),
+        2..=3 => (
+            u64::from(u16::from_le_bytes(chunk[..2].try_into().unwrap())),
+            u64::from(u16::from_le_bytes(chunk[n - 2..].try_into().unwrap())) << (8 * (n - 2)),
+        ),
+        1 => (u64::from(chunk[0]), 0),
+        _ => (0, 0),
+    };
+    low | high
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Slot {
-    fn write(&self, id: Text<'_>) {
+    /// Writes `id`; a long one as `shared` when given (no copy), else as a copy.
+    fn write(&self, id: Text<'_>, shared: Option<&SharedText>) {
         let was_long = self.len.load(Ordering::Relaxed) > INLINE_BYTES;
         let sequence = self.sequence.load(Ordering::Relaxed);
         self.sequence
@@ -119,16 +153,14 @@ impl Slot {
         let bytes = id.as_str().as_bytes();
         if bytes.len() <= INLINE_BYTES {
             for (word, chunk) in self.inline.iter().zip(bytes.chunks(8)) {
-                let mut buffer = [0u8; 8];
-                buffer[..chunk.len()].copy_from_slice(chunk);
-                word.store(u64::from_le_bytes(buffer), Ordering::Relaxed);
+                word.store(word_of(chunk), Ordering::Relaxed);
             }
             if was_long {
                 *lock(&self.long) = None;
             }
         } else {
             // Copied before the lock is taken: readers wait only for the pointer swap.
-            let shared = SharedText::new(id);
+            let shared = shared.cloned().unwrap_or_else(|| SharedText::new(id));
             let replaced = lock(&self.long).replace(shared);
             drop(replaced);
         }
@@ -188,28 +220,53 @@ mod tests {
         }
     }
 
+    fn published_copy(published: &PublishedId) -> Option<SharedText> {
+        lock(&published.slots[published.current.load(Ordering::Relaxed)].long).clone()
+    }
+
     #[test]
-    fn a_long_id_is_shared_once_per_publish_and_released_when_replaced() {
+    fn a_long_id_is_copied_once_or_shared_and_released_when_replaced() {
         let published = PublishedId::new("short");
-        assert_eq!(published.current_shared(), None, "short IDs are inline");
+        assert_eq!(published_copy(&published), None, "short IDs are inline");
         let long = "x".repeat(INLINE_BYTES + 1);
-        let before = published.publishes();
         published.publish(Text::from_bytes_with_nul(&with_nul(&long)));
-        assert_eq!(published.publishes(), before + 1);
-        let first = published.current_shared().expect("a long ID is shared");
-        let second = published.current_shared().unwrap();
-        assert!(
-            SharedText::same_copy(&first, &second),
-            "not copied per call"
-        );
-        assert_eq!(first.as_text(), long.as_str());
         assert_eq!(published.read(), long);
-        // Two short IDs later both slots are inline again: the long copy is gone.
+        let shared = SharedText::new(Text::from_bytes_with_nul(&with_nul(&long)));
+        published.publish_shared(&shared);
+        assert!(SharedText::same_copy(
+            &published_copy(&published).unwrap(),
+            &shared
+        ));
+        assert_eq!(published.read(), long);
+        // Two short IDs later both slots are inline again: the long copies are gone.
         published.publish(Text::from_bytes_with_nul(b"1\0"));
         published.publish(Text::from_bytes_with_nul(b"2\0"));
-        drop(second);
-        assert_eq!(published.current_shared(), None);
-        assert_eq!(first.clones(), 1, "the published copy was released");
+        assert_eq!(published_copy(&published), None);
+        assert_eq!(shared.clones(), 1, "the published copy was released");
+        assert_eq!(published.read(), "2");
+    }
+
+    #[test]
+    fn new_ids_are_counted_apart_from_publishing() {
+        let published = PublishedId::new("");
+        published.note_new_id();
+        published.note_new_id();
+        assert_eq!(published.new_ids(), 2);
+        assert_eq!(published.read(), "", "noting is not publishing");
+    }
+
+    #[test]
+    fn words_are_the_bytes_little_endian_and_zero_padded() {
+        let bytes = b"abcdefgh";
+        for n in 0..=8 {
+            let mut padded = [0u8; 8];
+            padded[..n].copy_from_slice(&bytes[..n]);
+            assert_eq!(
+                word_of(&bytes[..n]),
+                u64::from_le_bytes(padded),
+                "{n} bytes"
+            );
+        }
     }
 
     #[test]

@@ -85,6 +85,17 @@ impl Shared {
         self.last_event_id.publish(id);
     }
 
+    /// Poll mode: the worker saw a new ID, which the queue publishes when it queues the
+    /// events that carry it (see `PublishedId`).
+    pub fn note_new_last_event_id(&self) {
+        self.last_event_id.note_new_id();
+    }
+
+    /// Poll mode: the queue publishes the IDs itself.
+    pub fn is_polled(&self) -> bool {
+        self.queue.is_some()
+    }
+
     /// Makes `agent` the one close() and restart() interrupt. False (and the agent is shut
     /// down) when the client is already closed: checked under the same lock close() takes,
     /// so an attempt cannot slip past a close.

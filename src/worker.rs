@@ -256,6 +256,8 @@ impl Worker {
             self.read_buffer = vec![0; READ_BUFFER_INITIAL];
         }
         let mut sink = WorkerSink {
+            queued: self.shared.is_polled(),
+            id_unpublished: false,
             deliverer: &mut self.deliverer,
             policy: &mut self.policy,
             shared: &self.shared,
@@ -278,6 +280,12 @@ impl Worker {
                         let _batch = self.shared.gate.hold();
                         let fed = self.parser.feed(&self.read_buffer[..n], &mut sink);
                         sink.deliverer.end_read();
+                        // After the queue published the IDs of the events it queued: an
+                        // ID that came without an event is newer still.
+                        if std::mem::take(&mut sink.id_unpublished) {
+                            self.shared
+                                .set_last_event_id(self.parser.last_event_id_text());
+                        }
                         fed
                     };
                     sink.publish_counts(n);
@@ -393,6 +401,11 @@ fn classify_read_error(error: std::io::Error, config: &Config) -> (ErrorKind, St
 /// The parser's sink on the worker: delivers, and keeps the policy, the counters and the
 /// shared last event ID up to date.
 struct WorkerSink<'a> {
+    /// Poll mode: the queue publishes the ID of the events it queues, once per batch
+    /// instead of once per new ID; the worker publishes what is left after each read.
+    queued: bool,
+    /// A new ID came that the sink did not publish (poll mode).
+    id_unpublished: bool,
     deliverer: &'a mut Deliverer,
     policy: &'a mut Policy,
     shared: &'a Shared,
@@ -421,12 +434,19 @@ impl Sink for WorkerSink<'_> {
         self.deliverer.event_in_batch(event);
     }
 
-    /// Published as soon as the parser commits it, before the event that carries it is
-    /// delivered or queued: a host that saw an event, in either mode, can count on
-    /// sse_client_last_event_id showing its ID (or a later one), from any thread. Once per
-    /// new ID, not per event, so a long ID costs nothing per event.
+    /// Published before any event that carries it reaches the host: a host that saw an
+    /// event, in either mode, can count on sse_client_last_event_id showing its ID (or a
+    /// later one), from any thread. Callbacks: at once, before the event's callback. Poll
+    /// mode: by the queue, when it queues the event (once per batch, not per event), and
+    /// after the read for an ID that came without one. Never per event, so a long ID costs
+    /// nothing per event.
     fn last_event_id(&mut self, id: Text<'_>) {
-        self.shared.set_last_event_id(id);
+        if self.queued {
+            self.shared.note_new_last_event_id();
+            self.id_unpublished = true;
+        } else {
+            self.shared.set_last_event_id(id);
+        }
     }
 
     /// No per-event work after close: the rest of the read is left unparsed.

@@ -31,14 +31,24 @@ pub struct sse_message {
     event: sse_event,
     /// For COMMENT: the text, NUL-terminated.
     comment: (*const c_char, usize),
-    /// For ERROR: the message string and the view into it.
-    error: Option<Box<(OwnedErrorView, sse_error)>>,
+    /// What few messages need, boxed so that the others (a batch's events) carry one
+    /// pointer and cost one check when freed.
+    extra: Option<Box<Extra>>,
     /// The strings `event` or `comment` point into, for a message of its own; empty in a
     /// batch, which owns them.
     storage: Box<[u8]>,
-    /// For a message of its own whose event ID is a long one shared with the queue: that
-    /// ID (`event.id` points into it), not copied for each message.
-    shared_id: Option<SharedText>,
+}
+
+/// The rare parts of a message.
+enum Extra {
+    /// For ERROR: the message string (kept for the view) and the view into it.
+    Error {
+        _strings: OwnedErrorView,
+        view: sse_error,
+    },
+    /// For an EVENT of its own whose ID is a long one shared with the queue: that ID, kept
+    /// for `event.id`, which points into it (not copied for each message).
+    SharedId { _id: SharedText },
 }
 
 /// No comment text.
@@ -48,7 +58,7 @@ impl sse_message {
     /// A view of `message`; its pointers are valid as long as the memory `message`
     /// borrows from (a batch kept alongside, or `storage`).
     pub(crate) fn view(message: BatchMessage<'_>) -> sse_message {
-        let (kind, http_status, state, event, comment, error) = match message {
+        let (kind, http_status, state, event, comment, extra) = match message {
             BatchMessage::Event { event, .. } => (
                 sse_message_kind::SSE_MESSAGE_EVENT,
                 0,
@@ -82,7 +92,10 @@ impl sse_message {
                     ReadyState::Closed,
                     sse_event::EMPTY,
                     NO_TEXT,
-                    Some(Box::new((owned, view))),
+                    Some(Box::new(Extra::Error {
+                        _strings: owned,
+                        view,
+                    })),
                 )
             }
             BatchMessage::State(state) => (
@@ -100,9 +113,8 @@ impl sse_message {
             state,
             event,
             comment,
-            error,
+            extra,
             storage: Box::default(),
-            shared_id: None,
         }
     }
 
@@ -139,7 +151,7 @@ impl sse_message {
                 // Moving the box (and the Arc) keeps their heap bytes, and the view's
                 // pointers, in place.
                 view.storage = storage;
-                view.shared_id = shared_id;
+                view.extra = shared_id.map(|id| Box::new(Extra::SharedId { _id: id }));
                 Box::new(view)
             }
             BatchMessage::Comment(text) => {
@@ -201,9 +213,9 @@ pub unsafe extern "C" fn sse_message_event(message: *const sse_message) -> *cons
 pub unsafe extern "C" fn sse_message_error(message: *const sse_message) -> *const sse_error {
     ffi_boundary!(std::ptr::null(), {
         // SAFETY: as promised by the caller.
-        match unsafe { message_ref(message) }.and_then(|m| m.error.as_deref()) {
-            Some((_, view)) => view as *const sse_error,
-            None => std::ptr::null(),
+        match unsafe { message_ref(message) }.and_then(|m| m.extra.as_deref()) {
+            Some(Extra::Error { view, .. }) => view as *const sse_error,
+            Some(Extra::SharedId { .. }) | None => std::ptr::null(),
         }
     })
 }
