@@ -49,6 +49,18 @@ enum Entry {
     State(ReadyState),
 }
 
+/// How an event's ID goes into a batch.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum IdCopy<'a> {
+    /// Copied into the batch's strings: a short ID.
+    Inline,
+    /// A long ID's shared copy, held once for every event in a row that carries it. `first`:
+    /// no batch held this copy before, so this one counts its bytes toward the queue's
+    /// bound; the later batches that share it do not, or a 1 MiB ID alone would fill the
+    /// bound of every batch and leave room for one event each.
+    Shared { id: &'a SharedText, first: bool },
+}
+
 /// Where an event's ID is kept.
 #[derive(Clone, Copy, Debug)]
 enum EventId {
@@ -141,22 +153,21 @@ impl MessageBatch {
         self.entries.push(Entry::Open { http_status });
     }
 
-    /// Appends `event`. `shared_id`: a shared copy of its ID (a long one), kept once
-    /// for every event in a row that refers to the same copy, instead of its bytes.
-    pub fn push_event(&mut self, event: &Event<'_>, shared_id: Option<&SharedText>) {
+    /// Appends `event`, its ID as `id` says.
+    pub(crate) fn push_event(&mut self, event: &Event<'_>, id: IdCopy<'_>) {
         let start = self.strings.len();
         let event_type = event.event_type.as_bytes_with_nul();
         let type_len = (event_type != MESSAGE).then_some(event.event_type.len());
         let type_bytes = if type_len.is_some() { event_type } else { b"" };
         let data = event.data.as_bytes_with_nul();
-        let (id, id_bytes) = match shared_id {
-            Some(shared) => (
+        let (id, id_bytes) = match id {
+            IdCopy::Shared { id, first } => (
                 EventId::Shared {
-                    index: self.share(shared),
+                    index: self.share(id, first),
                 },
                 &b""[..],
             ),
-            None => (
+            IdCopy::Inline => (
                 EventId::Inline {
                     len: event.id.len(),
                 },
@@ -176,12 +187,15 @@ impl MessageBatch {
         });
     }
 
-    /// The index of `shared` in `shared_ids`, added unless the last one is the same copy.
-    fn share(&mut self, shared: &SharedText) -> usize {
+    /// The index of `shared` in `shared_ids`, added unless the last one is the same copy;
+    /// its bytes counted if `first` (see [`IdCopy`]).
+    fn share(&mut self, shared: &SharedText, first: bool) -> usize {
         match self.shared_ids.last() {
             Some(last) if SharedText::same_copy(last, shared) => {}
             _ => {
-                self.shared_id_bytes += shared.as_text().as_bytes_with_nul().len();
+                if first {
+                    self.shared_id_bytes += shared.as_text().as_bytes_with_nul().len();
+                }
                 self.shared_ids.push(shared.clone());
             }
         }
@@ -294,7 +308,7 @@ mod tests {
                 data: text(b"a\0b\0"),
                 id: text(b"7\0"),
             },
-            None,
+            IdCopy::Inline,
         );
         batch.push_comment(text(b"hb\0"));
         batch.push_event(
@@ -303,7 +317,7 @@ mod tests {
                 data: text(b"\0"),
                 id: Text::EMPTY,
             },
-            None,
+            IdCopy::Inline,
         );
         batch.push_error(&error);
         batch.push_state(ReadyState::Connecting);
@@ -346,7 +360,10 @@ mod tests {
                     data: Text::from_bytes_with_nul(data),
                     id: shared.as_text(),
                 },
-                Some(&shared),
+                IdCopy::Shared {
+                    id: &shared,
+                    first: true,
+                },
             );
         }
         assert_eq!(batch.shared_ids.len(), 1);

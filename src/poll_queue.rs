@@ -26,7 +26,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
-use crate::batch::{BatchMessage, MessageBatch};
+use crate::batch::{BatchMessage, IdCopy, MessageBatch};
 use crate::delivery::Handler;
 use crate::fork::ProcessLocal;
 use crate::parser::Event;
@@ -320,19 +320,19 @@ impl QueueHandler {
 impl QueueHandler {
     /// A shared copy of `id`, the ID of the event being queued, when it is a long one: one
     /// copy per new ID, whatever the number of events that carry it (the worker counts new
-    /// IDs before it delivers the events that carry them). Short IDs are copied into the
-    /// batch: cheaper than sharing.
-    fn shared_id(&mut self, id: Text<'_>) -> Option<SharedText> {
+    /// IDs before it delivers the events that carry them); and whether this is its first
+    /// use (see [`IdCopy`]). Short IDs are copied into the batch: cheaper than sharing.
+    fn shared_id(&mut self, id: Text<'_>) -> Option<(SharedText, bool)> {
         if id.len() <= published_id::INLINE_BYTES {
             return None;
         }
         let new_ids = self.last_event_id.new_ids();
         match &self.shared_id {
-            Some((seen, shared)) if *seen == new_ids => Some(shared.clone()),
+            Some((seen, shared)) if *seen == new_ids => Some((shared.clone(), false)),
             _ => {
                 let shared = SharedText::new(id);
                 self.shared_id = Some((new_ids, shared.clone()));
-                Some(shared)
+                Some((shared, true))
             }
         }
     }
@@ -387,7 +387,11 @@ impl Handler for QueueHandler {
     fn on_event(&mut self, event: &Event<'_>) {
         if self.reserve_one() {
             let shared_id = self.shared_id(event.id);
-            self.pending.push_event(event, shared_id.as_ref());
+            let id = match &shared_id {
+                Some((id, first)) => IdCopy::Shared { id, first: *first },
+                None => IdCopy::Inline,
+            };
+            self.pending.push_event(event, id);
         }
     }
     fn on_comment(&mut self, text: Text<'_>) {
@@ -749,6 +753,30 @@ mod tests {
         assert_eq!(ids[1], ids[2]);
         assert_ne!(ids[2], ids[3], "a new ID (equal or not) gets its own copy");
         assert_eq!(published.read(), &long[..long.len() - 1]);
+    }
+
+    #[test]
+    fn a_long_id_counts_toward_the_byte_bound_once_not_per_batch() {
+        let published = Arc::new(PublishedId::new(""));
+        let (mut handler, receiver) = queue(1000, published.clone()).unwrap();
+        // Over half the bound: counted per batch, two batches would fill it.
+        let long = format!("{}\0", "L".repeat(MAX_QUEUED_BYTES / 2 + 1));
+        published.note_new_id();
+        for _ in 0..3 {
+            handler.on_event(&event_with_id(long.as_bytes()));
+            handler.flush();
+        }
+        let state = receiver.queue.lock();
+        assert_eq!(
+            state.batches.len(),
+            3,
+            "three batches queued, no wait for room"
+        );
+        assert!(
+            state.queued_bytes < MAX_QUEUED_BYTES,
+            "{} bytes counted",
+            state.queued_bytes
+        );
     }
 
     #[test]
