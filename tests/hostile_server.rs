@@ -67,6 +67,15 @@ fn timed(what: &str, f: impl FnOnce() + Send + 'static) -> Duration {
     within(Duration::from_secs(60), what, f).1
 }
 
+/// Closes `client` while its stream flows, then drops it: each must be prompt.
+fn close_then_drop_promptly(client: Arc<Client>) {
+    let closing = client.clone();
+    let close = timed("close()", move || closing.close());
+    let drop_took = timed("drop", move || drop(client));
+    assert!(close < PROMPTLY, "close() took {close:?}");
+    assert!(drop_took < PROMPTLY, "drop took {drop_took:?}");
+}
+
 #[test]
 fn close_and_drop_are_prompt_after_a_16_mb_id_in_callback_mode() {
     let server = long_id_then_flood(16_000_000);
@@ -78,11 +87,7 @@ fn close_and_drop_are_prompt_after_a_16_mb_id_in_callback_mode() {
         "only {} events",
         events.load(Ordering::SeqCst)
     );
-    let closing = client.clone();
-    let close = timed("close()", move || closing.close());
-    let drop_took = timed("drop", move || drop(client));
-    assert!(close < PROMPTLY, "close() took {close:?}");
-    assert!(drop_took < PROMPTLY, "drop took {drop_took:?}");
+    close_then_drop_promptly(client);
 }
 
 #[test]
@@ -97,11 +102,7 @@ fn close_and_drop_are_prompt_after_a_16_mb_id_in_poll_mode() {
             .filter(|m| matches!(m, sse_client::BatchMessage::Event { .. }))
             .count();
     }
-    let closing = client.clone();
-    let close = timed("close()", move || closing.close());
-    let drop_took = timed("drop", move || drop(client));
-    assert!(close < PROMPTLY, "close() took {close:?}");
-    assert!(drop_took < PROMPTLY, "drop took {drop_took:?}");
+    close_then_drop_promptly(client);
 }
 
 #[test]
