@@ -723,14 +723,20 @@ fn buffers_are_reused_across_events() {
     assert_eq!(sink.items.len(), 2 * 1002 + 1002);
 }
 
-#[test]
-fn a_long_id_is_announced_once_however_many_events_carry_it() {
+/// A parser, its recorder, and the 1 MiB ID it was fed (committed, no event).
+fn after_a_1_mib_id() -> (Parser, Recorder, String) {
     let mut parser = Parser::new(0);
     let mut sink = Recorder::default();
     let id = "i".repeat(1 << 20);
     parser
         .feed(format!("id: {id}\n\n").as_bytes(), &mut sink)
         .unwrap();
+    (parser, sink, id)
+}
+
+#[test]
+fn a_long_id_is_announced_once_however_many_events_carry_it() {
+    let (mut parser, mut sink, id) = after_a_1_mib_id();
     for _ in 0..1000 {
         parser.feed(b"data: x\n\n", &mut sink).unwrap();
     }
@@ -746,12 +752,7 @@ fn a_long_id_is_announced_once_however_many_events_carry_it() {
 
 #[test]
 fn a_replaced_huge_id_does_not_keep_its_memory() {
-    let mut parser = Parser::new(0);
-    let mut sink = Recorder::default();
-    let id = "i".repeat(1 << 20);
-    parser
-        .feed(format!("id: {id}\n\n").as_bytes(), &mut sink)
-        .unwrap();
+    let (mut parser, mut sink, _) = after_a_1_mib_id();
     parser.feed(b"id: 1\n\nid: 2\n\n", &mut sink).unwrap();
     let held = parser.last_id.capacity() + parser.id_buffer.capacity();
     assert!(
