@@ -7,7 +7,8 @@
 //!   configured initial delay), doubled on each consecutive failure up to the maximum
 //!   delay, and reset once a connection delivers an event. Jitter only lengthens a wait, by
 //!   at most half, and never beyond the maximum, so a server's `retry:` is honoured.
-//! - After `max_retries` consecutive failed attempts (0 = never) the client gives up.
+//! - `max_retries` is the number of retries after a failure: the client gives up when
+//!   `max_retries + 1` consecutive attempts have failed (0 = never give up).
 //! - No wait is shorter than [`MIN_RECONNECT_DELAY`] nor longer than [`MAX_RECONNECT_WAIT`],
 //!   whatever the server's `retry:` or `Retry-After` or the configuration say. Numbers from
 //!   the server are hostile input: they are read with saturating arithmetic, a date that
@@ -99,7 +100,8 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 pub struct RetrySettings {
     pub initial_delay: Duration,
     pub max_delay: Duration,
-    /// Consecutive failed attempts before giving up; 0 = never give up.
+    /// Retries after a failure: `max_retries + 1` consecutive failed attempts end the
+    /// client (the first attempt and its `max_retries` retries); 0 = never give up.
     pub max_retries: u32,
 }
 
@@ -184,7 +186,7 @@ impl Policy {
             }
         };
         let max_retries = self.settings.max_retries;
-        if max_retries > 0 && self.consecutive_failures >= max_retries {
+        if gives_up(max_retries, self.consecutive_failures) {
             return Decision::GiveUp;
         }
         let base = self.reconnect_delay();
@@ -206,6 +208,13 @@ impl Policy {
             after: wait.min(MAX_RECONNECT_WAIT),
         }
     }
+}
+
+/// Whether the client gives up after `consecutive_failures` failed attempts in a row:
+/// `max_retries` counts retries, so the first attempt and `max_retries` retries may all
+/// fail before it does (`max_retries` 2: three failed attempts). 0 never gives up.
+fn gives_up(max_retries: u32, consecutive_failures: u32) -> bool {
+    max_retries > 0 && consecutive_failures > max_retries
 }
 
 #[cfg(test)]
@@ -568,12 +577,21 @@ mod tests {
     }
 
     #[test]
-    fn gives_up_after_max_retries_consecutive_failures() {
+    fn max_retries_counts_retries_not_attempts() {
+        // max_retries 3: the first attempt and three retries fail, then the client gives up.
         let mut p = policy(10, 100, 3);
-        assert!(matches!(
-            p.decide(failed(), 0.0),
-            Decision::Reconnect { .. }
-        ));
+        for _ in 0..3 {
+            assert!(matches!(
+                p.decide(failed(), 0.0),
+                Decision::Reconnect { .. }
+            ));
+        }
+        assert_eq!(p.decide(failed(), 0.0), Decision::GiveUp);
+    }
+
+    #[test]
+    fn one_retry_means_two_failed_attempts() {
+        let mut p = policy(10, 100, 1);
         assert!(matches!(
             p.decide(failed(), 0.0),
             Decision::Reconnect { .. }
@@ -582,8 +600,16 @@ mod tests {
     }
 
     #[test]
+    fn zero_retries_never_gives_up() {
+        assert!(!gives_up(0, u32::MAX));
+        assert!(!gives_up(2, 2));
+        assert!(gives_up(2, 3));
+        assert!(gives_up(u32::MAX - 1, u32::MAX));
+    }
+
+    #[test]
     fn a_good_connection_restarts_the_retry_count() {
-        let mut p = policy(10, 100, 2);
+        let mut p = policy(10, 100, 1);
         p.decide(failed(), 0.0);
         p.decide(Ending::StreamLost { delivered: true }, 0.0);
         assert!(matches!(

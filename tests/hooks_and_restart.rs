@@ -619,7 +619,7 @@ fn failed_attempts_of_the_giving_up_error_after_max_retries_counts_that_attempt(
         .iter()
         .map(|e| (e.failed_attempts, e.will_retry))
         .collect();
-    assert_eq!(seen, [(1, true), (2, true), (3, false)]);
+    assert_eq!(seen, [(1, true), (2, true), (3, true), (4, false)]);
 }
 
 #[test]

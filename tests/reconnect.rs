@@ -328,9 +328,11 @@ fn connection_refused_is_retried_then_gives_up_after_max_retries() {
     let (mut log, recorder) = Log::new();
     let client = Client::open(&config, recorder).unwrap();
 
+    // Two retries: the first attempt and both retries are refused, then it gives up.
     let first = log.expect_error_of(ErrorKind::Connect, true);
     assert_eq!(first.http_status, 0);
     assert!(first.retry_delay >= ms(10), "{first:?}");
+    log.expect_error_of(ErrorKind::Connect, true);
     let last = log.expect_error_of(ErrorKind::Connect, false);
     assert_eq!(last.retry_delay, Duration::ZERO);
     log.expect(Record::State(ReadyState::Closed));
@@ -346,27 +348,31 @@ fn gives_up_after_max_retries_consecutive_failures() {
     let (mut log, recorder) = Log::new();
     let client = Client::open(&config, recorder).unwrap();
 
-    log.expect_error_of(ErrorKind::HttpStatus, true);
-    log.expect_error_of(ErrorKind::HttpStatus, true);
+    // Three retries: four requests in all, as ../shared/API.md says (N retries = N + 1
+    // failed attempts).
+    for _ in 0..3 {
+        log.expect_error_of(ErrorKind::HttpStatus, true);
+    }
     let last = log.expect_error_of(ErrorKind::HttpStatus, false);
     assert_eq!(last.http_status, 500);
     log.expect(Record::State(ReadyState::Closed));
     log.expect_silence(ms(300));
-    assert_eq!(server.connection_count(), 3);
+    assert_eq!(server.connection_count(), 4);
     assert_eq!(client.ready_state(), ReadyState::Closed);
 }
 
 #[test]
 fn max_retries_counts_only_consecutive_failures() {
-    // 500, event stream, 500, 500: with max_retries 2 the delivered event restarts the
-    // count, so the client gives up only at the second 500 after the stream.
+    // 500, event stream, 500, 500: with max_retries 1 the delivered event restarts the
+    // count, so the client gives up only at the second 500 after the stream (the first
+    // one is followed by its one retry).
     let server = Server::scripted(vec![
         Script::status(500, &[]),
         Script::stream("data: x\n\n"),
         Script::status(500, &[]),
     ]);
     let mut config = fast_config(&server.url("/"));
-    config.set_max_retries(2);
+    config.set_max_retries(1);
     let (mut log, recorder) = Log::new();
     let _client = Client::open(&config, recorder).unwrap();
 
@@ -449,10 +455,11 @@ fn gives_up_after_max_retries_streams_that_deliver_nothing() {
 
     log.expect_opened();
     log.expect_reconnect_after(ErrorKind::StreamEnded);
+    log.expect_reconnect_after(ErrorKind::StreamEnded);
     log.expect_error_of(ErrorKind::StreamEnded, false);
     log.expect(Record::State(ReadyState::Closed));
     log.expect_silence(ms(150));
-    assert_eq!(server.connection_count(), 2);
+    assert_eq!(server.connection_count(), 3);
     assert_eq!(client.ready_state(), ReadyState::Closed);
 }
 

@@ -132,7 +132,8 @@ public:
 
     // --- Configuration, applied on the next open() -----------------------------------
     // Numeric settings: a negative value restores the library's default (getters then
-    // return -1).
+    // return -1). Each default is stated once, in the comment of the matching
+    // sse_config_set_* function in sse_client.h; this header does not repeat the numbers.
     // A request header sent with every attempt. Setting a name again replaces its value
     // (names compare case-insensitively); a null value removes the header.
     // Accept and Cache-Control replace the library's defaults; Last-Event-ID is managed
@@ -152,28 +153,31 @@ public:
     void setBody(const QByteArray &body);
 
     // The first wait after a lost connection (the server's `retry:` replaces it), doubled
-    // after each failed attempt up to maxMs. Library default 3000 / 30000 ms.
+    // after each failed attempt up to maxMs (sse_config_set_reconnect_delay).
     void setReconnectDelay(int initialMs, int maxMs);
     int reconnectInitialDelay() const { return m_reconnectInitialMs.value_or(-1); }
     int reconnectMaxDelay() const { return m_reconnectMaxMs.value_or(-1); }
-    // Give up after this many consecutive failed attempts; 0 = never (library default).
+    // Retries after a failure: N retries = N + 1 consecutive failed attempts, then the
+    // source closes; 0 = never give up (sse_config_set_max_retries).
     void setMaxRetries(int retries);
     int maxRetries() const { return m_maxRetries.value_or(-1); }
-    // Bound on TCP connect + TLS + response headers, ms; 0 = none. Default 10000.
+    // Bound on TCP connect + TLS + response headers, ms; 0 = none
+    // (sse_config_set_connect_timeout).
     void setConnectTimeout(int ms);
     int connectTimeout() const { return m_connectTimeoutMs.value_or(-1); }
     // An open stream silent for this long (comments count) is dropped and re-opened;
-    // 0 = never (library default).
+    // 0 = never (sse_config_set_read_timeout).
     void setReadTimeout(int ms);
     int readTimeout() const { return m_readTimeoutMs.value_or(-1); }
-    // Largest event accepted, in bytes as received; 0 = no limit. Default 16 MiB.
+    // Largest event accepted, in bytes as received; 0 = no limit
+    // (sse_config_set_max_event_size).
     void setMaxEventSize(qint64 bytes);
     qint64 maxEventSize() const { return m_maxEventSize.value_or(-1); }
     // How many messages the library may queue for this object before it stops reading
-    // the socket (backpressure, nothing dropped). Default 1024.
+    // the socket (backpressure, nothing dropped) (sse_config_set_queue_capacity).
     void setQueueCapacity(qint64 messages);
     qint64 queueCapacity() const { return m_queueCapacity.value_or(-1); }
-    // Redirects followed per attempt; 0 = none. Default 10.
+    // Redirects followed per attempt; 0 = none (sse_config_set_max_redirects).
     void setMaxRedirects(int redirects);
     int maxRedirects() const { return m_maxRedirects.value_or(-1); }
 

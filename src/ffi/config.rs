@@ -45,9 +45,8 @@ fn config_failure(error: ConfigError) -> sse_result {
 /// would go beyond returns an error whose message (`sse_last_error_message`) gives the
 /// sizes. Nothing truncated is ever sent.
 ///
-/// Defaults: method GET, reconnect delay 3000 ms doubling up to 30000 ms, never give up,
-/// connect timeout 10000 ms, no read timeout, max event size 16 MiB, queue capacity 4096,
-/// at most 10 redirects.
+/// Defaults: each setter below states the default of what it sets, once; a config no
+/// setter changed streams with a GET and those defaults.
 ///
 /// # Safety
 /// `url` must be NULL or a NUL-terminated string; `out` NULL or valid for writing.
@@ -215,7 +214,7 @@ pub unsafe extern "C" fn sse_config_set_last_event_id(
 /// back). No wait is shorter than 10 ms, so a `retry: 0` server cannot make the client
 /// spin, and none is longer than 24 hours (86400000 ms): a larger delay set here, a
 /// server's `retry:` or `Retry-After` is capped there.
-/// SSE_ERROR_INVALID_ARGUMENT when `max_ms < initial_ms`.
+/// Default 3000 ms and 30000 ms. SSE_ERROR_INVALID_ARGUMENT when `max_ms < initial_ms`.
 ///
 /// # Safety
 /// `config` NULL or live.
@@ -232,9 +231,12 @@ pub unsafe extern "C" fn sse_config_set_reconnect_delay(
     })
 }
 
-/// Gives up after this many consecutive failed attempts (connect errors, retryable HTTP
-/// statuses, streams that ended before delivering an event); 0 = never give up. Giving up
-/// reports an error with will_retry = false, then the state CLOSED.
+/// How many times the client retries after a failure before it gives up: `retries` N
+/// means N + 1 consecutive failed attempts (the first one and N retries) end the client;
+/// default 0 = never give up. Failed attempts are connect errors, retryable HTTP statuses
+/// and streams that ended before delivering an event; a stream that delivers an event
+/// starts the count again. Giving up reports an error with will_retry = false, then the
+/// state CLOSED.
 ///
 /// # Safety
 /// `config` NULL or live.
