@@ -29,6 +29,26 @@
  *   0. Messages and batches taken before the fork may be freed in both processes. A child
  *   that needs a stream opens a client of its own. Every descriptor of the library is
  *   close-on-exec: fork() then exec() needs nothing.
+ *
+ * ABI stability (the rules in full, with the reasons and the CI checks: docs/abi.md):
+ * - The shared library's SONAME is libsse_client.so.1. A host built against the header
+ *   of any 1.x release, or of 0.1.0, runs unchanged with every later 1.x library. A change
+ *   that breaks this would be version 2, with a new SONAME.
+ * - Only sse_* symbols are exported. A function is never removed and never changes its
+ *   parameters, its return type or its meaning: new behaviour comes as a new function.
+ * - Enum values are fixed, never renumbered or reused; later versions append values, so
+ *   a host handles values it does not know (a default: branch). Every enum and bool a
+ *   host passes in is checked: an unknown value is SSE_ERROR_INVALID_ARGUMENT (or
+ *   "SSE_UNKNOWN" from sse_result_name), never undefined behaviour.
+ * - Opaque handles (sse_config, sse_client, sse_message, sse_batch, sse_request,
+ *   sse_response) have private layouts; what they gain comes through new functions.
+ * - Structs the host allocates, sse_callbacks and sse_stats, never change layout. A
+ *   callback added later is set on the config with a setter of its own, as the request
+ *   and response hooks are; an error kind added later is counted by
+ *   sse_client_error_count, not in sse_stats.errors.
+ * - Views the library hands out (sse_event, sse_error) may gain fields at their end: read
+ *   them through the pointer the library gave, never allocate one or rely on its sizeof,
+ *   and never pass a copy of your own to the library.
  */
 
 #ifndef SSE_CLIENT_H
