@@ -63,49 +63,63 @@
 #include <stdint.h>
 
 
-#define ErrorKind_COUNT 7
+// How many error kinds `sse_stats.errors` has room for: the kinds of 0.1.0, 0 to 6.
+#define SSE_STATS_ERROR_SLOTS 7
 
 // The result of every fallible function.
+//
+// Values are fixed and never reused; later versions append values, so a host handles
+// values it does not know (a `default:` branch; `sse_result_name` names them
+// "SSE_UNKNOWN").
 typedef enum sse_result {
   SSE_OK = 0,
   // A required pointer was NULL.
-  SSE_ERROR_NULL_ARGUMENT,
-  // A bad value: not UTF-8, a header name or value with CR/LF, a size out of range...
-  SSE_ERROR_INVALID_ARGUMENT,
+  SSE_ERROR_NULL_ARGUMENT = 1,
+  // A bad value: not UTF-8, a header name or value with CR/LF, a size out of range, an
+  // enum value or a bool this library does not know...
+  SSE_ERROR_INVALID_ARGUMENT = 2,
   // Unparsable, or a scheme other than http/https.
-  SSE_ERROR_INVALID_URL,
+  SSE_ERROR_INVALID_URL = 3,
   // sse_client_poll: nothing arrived in time.
-  SSE_ERROR_TIMEOUT,
+  SSE_ERROR_TIMEOUT = 4,
   // The client is closed (and, for poll, its queue drained).
-  SSE_ERROR_CLOSED,
+  SSE_ERROR_CLOSED = 5,
   // sse_client_poll on a client that uses callbacks.
-  SSE_ERROR_WRONG_MODE,
+  SSE_ERROR_WRONG_MODE = 6,
   // An internal bug was caught at the boundary.
-  SSE_ERROR_PANIC,
+  SSE_ERROR_PANIC = 7,
   // The system refused a resource: a thread or a file descriptor could not be created.
-  SSE_ERROR_RESOURCE,
+  SSE_ERROR_RESOURCE = 8,
 } sse_result;
 
 // Why a connection attempt or an open stream failed.
+//
+// Values are fixed and never reused; later versions append values, so a host handles
+// values it does not know (a `default:` branch).
+// `sse_client_error_count` counts the errors of every kind, `sse_stats.errors` those of
+// the first SSE_STATS_ERROR_SLOTS kinds only.
 typedef enum sse_error_kind {
   // DNS, TCP or TLS failure.
-  SSE_ERROR_KIND_CONNECT,
+  SSE_ERROR_KIND_CONNECT = 0,
   // A status other than 200.
-  SSE_ERROR_KIND_HTTP_STATUS,
+  SSE_ERROR_KIND_HTTP_STATUS = 1,
   // Not text/event-stream, or encoded (a Content-Encoding other than identity, which the
   // client does not decode): the stream is not read, will_retry is false.
-  SSE_ERROR_KIND_CONTENT_TYPE,
+  SSE_ERROR_KIND_CONTENT_TYPE = 2,
   // The server closed the stream.
-  SSE_ERROR_KIND_STREAM_ENDED,
+  SSE_ERROR_KIND_STREAM_ENDED = 3,
   // The connection broke mid-stream.
-  SSE_ERROR_KIND_IO,
+  SSE_ERROR_KIND_IO = 4,
   // Nothing arrived within the read timeout.
-  SSE_ERROR_KIND_READ_TIMEOUT,
+  SSE_ERROR_KIND_READ_TIMEOUT = 5,
   // An event exceeded max_event_size.
-  SSE_ERROR_KIND_EVENT_TOO_LARGE,
+  SSE_ERROR_KIND_EVENT_TOO_LARGE = 6,
 } sse_error_kind;
 
 // The values of the browser `EventSource.readyState`.
+//
+// Values are fixed and never reused; later versions append values, so a host handles
+// values it does not know (a `default:` branch).
 typedef enum sse_ready_state {
   SSE_STATE_CONNECTING = 0,
   SSE_STATE_OPEN = 1,
@@ -113,6 +127,9 @@ typedef enum sse_ready_state {
 } sse_ready_state;
 
 // Where the trusted root certificates come from.
+//
+// Values are fixed and never reused; later versions append values. A value this library
+// does not know (e.g. from a newer header) is refused with SSE_ERROR_INVALID_ARGUMENT.
 typedef enum sse_trust_roots {
   // The Mozilla root program, bundled in the library (the default): the same trust on
   // every machine.
@@ -123,25 +140,28 @@ typedef enum sse_trust_roots {
 } sse_trust_roots;
 
 // Log levels, most severe first.
+//
+// Values are fixed and never reused; later versions append values, so a host handles
+// values it does not know (a `default:` branch).
 typedef enum sse_log_level {
   SSE_LOG_ERROR = 1,
-  SSE_LOG_WARN,
-  SSE_LOG_INFO,
-  SSE_LOG_DEBUG,
-  SSE_LOG_TRACE,
+  SSE_LOG_WARN = 2,
+  SSE_LOG_INFO = 3,
+  SSE_LOG_DEBUG = 4,
+  SSE_LOG_TRACE = 5,
 } sse_log_level;
 
 // What a queued message carries.
+//
+// Values are fixed and never reused; later versions append values, so a host handles
+// values it does not know (a `default:` branch).
 typedef enum sse_message_kind {
-  SSE_MESSAGE_OPEN,
-  SSE_MESSAGE_EVENT,
-  SSE_MESSAGE_COMMENT,
-  SSE_MESSAGE_ERROR,
-  SSE_MESSAGE_STATE,
+  SSE_MESSAGE_OPEN = 0,
+  SSE_MESSAGE_EVENT = 1,
+  SSE_MESSAGE_COMMENT = 2,
+  SSE_MESSAGE_ERROR = 3,
+  SSE_MESSAGE_STATE = 4,
 } sse_message_kind;
-
-// Why a connection attempt or an open stream failed.
-typedef struct ErrorKind ErrorKind;
 
 // Messages taken at once with `sse_client_poll_batch`, in queue order. Opaque; release
 // with `sse_batch_free`, which also releases its messages and every view taken from them.
@@ -223,6 +243,10 @@ typedef struct sse_callbacks {
 } sse_callbacks;
 
 // Counters of one client, from `sse_client_stats`.
+//
+// Its layout never changes (it is that of 0.1.0: 112 bytes). Error kinds added later are
+// counted too, but only `sse_client_error_count` reports them; counters added later get
+// functions of their own.
 typedef struct sse_stats {
   // Connection attempts started (the first connect included).
   uint64_t connection_attempts;
@@ -232,21 +256,22 @@ typedef struct sse_stats {
   uint64_t comments;
   // Body bytes received.
   uint64_t bytes_received;
-  // Errors reported, indexed by sse_error_kind.
-  uint64_t errors[7];
+  // Errors reported, indexed by sse_error_kind, for the kinds below
+  // SSE_STATS_ERROR_SLOTS (every kind: `sse_client_error_count`).
+  uint64_t errors[SSE_STATS_ERROR_SLOTS];
   // The wait before the pending (or last) reconnect, in milliseconds.
   uint64_t reconnect_delay_ms;
   // Total time spent OPEN, the current connection included, in milliseconds.
   uint64_t time_connected_ms;
 } sse_stats;
 
-
-
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
 
 // The name of a result code, e.g. "SSE_ERROR_INVALID_URL": a static string, never NULL.
+// "SSE_UNKNOWN" for a value this library does not know (one added by a later version, or
+// any other integer).
 const char *sse_result_name(enum sse_result result);
 
 // A human-readable explanation of the last call on this thread that failed; "" if none
@@ -410,11 +435,26 @@ enum sse_result sse_client_restart(struct sse_client *client);
 
 // Copies the client's counters into `*out`. May be called from any thread, any time
 // before `sse_client_free`. For a client inherited across fork() every counter is 0 (the
-// counters stay with the parent).
+// counters stay with the parent). Writes exactly sizeof(sse_stats) bytes, the same in
+// every 1.x version.
 //
 // # Safety
 // `client` NULL or live; `out` NULL or writable.
 enum sse_result sse_client_stats(const struct sse_client *client, struct sse_stats *out);
+
+// Writes to `*out` how many errors of `kind` the client has reported so far: every kind,
+// those added after 1.0 included (`sse_stats.errors` has the first SSE_STATS_ERROR_SLOTS
+// only). May be called from any thread, any time before `sse_client_free`.
+// SSE_ERROR_NULL_ARGUMENT if `client` or `out` is NULL; SSE_ERROR_INVALID_ARGUMENT for a
+// `kind` that is not a value of sse_error_kind this library knows. For a client
+// inherited across fork(): SSE_OK with 0 (the counters stay with the parent). On failure
+// `*out` is not written.
+//
+// # Safety
+// `client` NULL or live; `out` NULL or writable.
+enum sse_result sse_client_error_count(const struct sse_client *client,
+                                       enum sse_error_kind kind,
+                                       uint64_t *out);
 
 // Creates a configuration for `url`, an absolute http:// or https:// URL.
 //
@@ -567,7 +607,8 @@ enum sse_result sse_config_set_max_redirects(struct sse_config *config, uint32_t
 
 // Chooses the root certificates https:// connections trust. Certificates added with
 // `sse_config_set_ca_file` are trusted in addition. There is no switch that turns
-// verification off.
+// verification off. SSE_ERROR_INVALID_ARGUMENT for a `roots` that is not a value of
+// sse_trust_roots this library knows; the config is then unchanged.
 //
 // # Safety
 // `config` NULL or live.
@@ -605,7 +646,9 @@ enum sse_result sse_config_set_proxy(struct sse_config *config, const char *url)
 // Whether, without an explicit proxy, the conventional environment variables apply
 // (default true): HTTPS_PROXY for https:// URLs, HTTP_PROXY for http:// URLs, ALL_PROXY
 // for either, each also in lower case, and NO_PROXY's exceptions. false: connect
-// directly unless `sse_config_set_proxy` names a proxy.
+// directly unless `sse_config_set_proxy` names a proxy. SSE_ERROR_INVALID_ARGUMENT when
+// `enabled` holds a byte other than 0 or 1 (a caller whose declaration does not match
+// this header); the config is then unchanged.
 //
 // # Safety
 // `config` NULL or live.
@@ -615,6 +658,8 @@ enum sse_result sse_config_set_proxy_from_env(struct sse_config *config, bool en
 // lost or an attempt fails (default false). Replaying a POST can repeat what it did —
 // for an LLM API, run and bill the job again — so by default such a client reports the
 // error with will_retry = false and closes instead. GET requests always reconnect.
+// SSE_ERROR_INVALID_ARGUMENT when `enabled` holds a byte other than 0 or 1 (a caller
+// whose declaration does not match this header); the config is then unchanged.
 //
 // # Safety
 // `config` NULL or live.
@@ -731,6 +776,10 @@ enum sse_result sse_response_header_at(const struct sse_response *response,
 // its userdata may be released. Do not call this from inside the log callback (it would
 // wait for itself), nor, in a child of fork(), while the parent had a callback set (a
 // record being logged at the moment of the fork never finishes in the child).
+//
+// A `max_level` that is not a value of sse_log_level this library knows (e.g. from a
+// newer header) still installs the callback, at SSE_LOG_WARN, and logs one warning
+// through it, before this returns, that names the value.
 //
 // # Safety
 // `callback` NULL or a function safe to call from any thread with `userdata`.

@@ -44,6 +44,9 @@ pub enum ErrorKind {
     EventTooLarge,
 }
 
+// Internal, and COUNT is free to grow: cbindgen must not export these constants into the
+// header (C has SSE_STATS_ERROR_SLOTS and sse_error_kind).
+/// cbindgen:ignore
 impl ErrorKind {
     pub const COUNT: usize = 7;
 

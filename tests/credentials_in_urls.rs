@@ -14,6 +14,7 @@ mod support;
 mod proxy_server;
 
 use std::ffi::{c_char, c_void, CStr};
+use std::mem::MaybeUninit;
 use std::sync::{Arc, Mutex, Once};
 
 use proxy_server::ProxyServer;
@@ -43,7 +44,7 @@ fn collect_log_records() {
             sse_set_log_callback(
                 Some(collect),
                 std::ptr::null_mut(),
-                sse_log_level::SSE_LOG_TRACE,
+                MaybeUninit::new(sse_log_level::SSE_LOG_TRACE),
             )
         }
     });

@@ -247,6 +247,7 @@ fn c_api_refuses_an_invalid_proxy_url_with_sse_error_invalid_url() {
         sse_config_free, sse_config_new, sse_config_set_proxy, sse_config_set_proxy_from_env,
         sse_last_error_message, sse_result,
     };
+    use std::mem::MaybeUninit;
     let url = CString::new("http://127.0.0.1:1/").unwrap();
     let mut config = std::ptr::null_mut();
     // SAFETY: valid strings and out-pointer; the config is freed below.
@@ -277,7 +278,7 @@ fn c_api_refuses_an_invalid_proxy_url_with_sse_error_invalid_url() {
             sse_result::SSE_OK
         );
         assert_eq!(
-            sse_config_set_proxy_from_env(config, false),
+            sse_config_set_proxy_from_env(config, MaybeUninit::new(false)),
             sse_result::SSE_OK
         );
         sse_config_free(config);

@@ -223,7 +223,7 @@ fn c_config(url: &str) -> *mut sse_config {
             sse_config_new(url.as_ptr(), &mut config),
             sse_result::SSE_OK
         );
-        sse_config_set_proxy_from_env(config, false);
+        sse_config_set_proxy_from_env(config, std::mem::MaybeUninit::new(false));
     }
     config
 }

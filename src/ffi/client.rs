@@ -1,19 +1,22 @@
 //! `sse_client` and `sse_callbacks`: opening, observing, polling and closing a client.
 
 use std::ffi::{c_char, c_void};
+use std::mem::MaybeUninit;
 use std::time::Duration;
 
 use super::batch::sse_batch;
 use super::boundary::{check_out, fail, try_ref, write_out};
+use super::c_values::try_enum;
 use super::config::sse_config;
 use super::message::sse_message;
 use super::sse_result;
-use super::views::{sse_error, sse_event, sse_ready_state, OwnedErrorView};
+use super::views::{sse_error, sse_error_kind, sse_event, sse_ready_state, OwnedErrorView};
 use crate::client::Client;
 use crate::delivery::Handler;
 use crate::parser::Event;
 use crate::poll_queue::PollError;
-use crate::report::{ClientError, ReadyState};
+use crate::report::{ClientError, ErrorKind, ReadyState};
+use crate::stats::Stats;
 use crate::text::Text;
 
 /// A running client: one worker thread that connects, reads and reconnects. Opaque;
@@ -350,9 +353,16 @@ pub unsafe extern "C" fn sse_client_wakeup_fd(client: *const sse_client) -> i32 
     })
 }
 
+/// How many error kinds `sse_stats.errors` has room for: the kinds of 0.1.0, 0 to 6.
+pub const SSE_STATS_ERROR_SLOTS: usize = 7;
+
 /// Counters of one client, from `sse_client_stats`.
+///
+/// Its layout never changes (it is that of 0.1.0: 112 bytes). Error kinds added later are
+/// counted too, but only `sse_client_error_count` reports them; counters added later get
+/// functions of their own.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct sse_stats {
     /// Connection attempts started (the first connect included).
     pub connection_attempts: u64,
@@ -362,12 +372,35 @@ pub struct sse_stats {
     pub comments: u64,
     /// Body bytes received.
     pub bytes_received: u64,
-    /// Errors reported, indexed by sse_error_kind.
-    pub errors: [u64; 7],
+    /// Errors reported, indexed by sse_error_kind, for the kinds below
+    /// SSE_STATS_ERROR_SLOTS (every kind: `sse_client_error_count`).
+    pub errors: [u64; SSE_STATS_ERROR_SLOTS],
     /// The wait before the pending (or last) reconnect, in milliseconds.
     pub reconnect_delay_ms: u64,
     /// Total time spent OPEN, the current connection included, in milliseconds.
     pub time_connected_ms: u64,
+}
+
+// The layout of 0.1.0, forever; and the internal kinds may grow past the slots, never
+// shrink below them.
+const _: () = assert!(std::mem::size_of::<sse_stats>() == 112);
+const _: () = assert!(ErrorKind::COUNT >= SSE_STATS_ERROR_SLOTS);
+
+impl From<&Stats> for sse_stats {
+    fn from(stats: &Stats) -> Self {
+        let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        sse_stats {
+            connection_attempts: stats.connection_attempts,
+            connections_opened: stats.connections_opened,
+            events: stats.events,
+            comments: stats.comments,
+            bytes_received: stats.bytes_received,
+            // Slot k is the kind whose sse_error_kind value is k (its index).
+            errors: std::array::from_fn(|slot| stats.errors[slot]),
+            reconnect_delay_ms: millis(stats.reconnect_delay),
+            time_connected_ms: millis(stats.time_connected),
+        }
+    }
 }
 
 /// Drops the current connection, or cuts the wait before a reconnect short, and connects
@@ -392,7 +425,8 @@ pub unsafe extern "C" fn sse_client_restart(client: *mut sse_client) -> sse_resu
 
 /// Copies the client's counters into `*out`. May be called from any thread, any time
 /// before `sse_client_free`. For a client inherited across fork() every counter is 0 (the
-/// counters stay with the parent).
+/// counters stay with the parent). Writes exactly sizeof(sse_stats) bytes, the same in
+/// every 1.x version.
 ///
 /// # Safety
 /// `client` NULL or live; `out` NULL or writable.
@@ -405,20 +439,81 @@ pub unsafe extern "C" fn sse_client_stats(
         // SAFETY: as promised by the caller.
         let client = unsafe { try_ref(client, "client") }?;
         check_out(out, "out")?;
-        let stats = client.inner.stats();
-        let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-        let view = sse_stats {
-            connection_attempts: stats.connection_attempts,
-            connections_opened: stats.connections_opened,
-            events: stats.events,
-            comments: stats.comments,
-            bytes_received: stats.bytes_received,
-            errors: stats.errors,
-            reconnect_delay_ms: millis(stats.reconnect_delay),
-            time_connected_ms: millis(stats.time_connected),
-        };
+        let view = sse_stats::from(&client.inner.stats());
         // SAFETY: checked non-NULL, writable as promised.
         unsafe { write_out(out, view) };
         Ok(())
     })
+}
+
+/// Writes to `*out` how many errors of `kind` the client has reported so far: every kind,
+/// those added after 1.0 included (`sse_stats.errors` has the first SSE_STATS_ERROR_SLOTS
+/// only). May be called from any thread, any time before `sse_client_free`.
+/// SSE_ERROR_NULL_ARGUMENT if `client` or `out` is NULL; SSE_ERROR_INVALID_ARGUMENT for a
+/// `kind` that is not a value of sse_error_kind this library knows. For a client
+/// inherited across fork(): SSE_OK with 0 (the counters stay with the parent). On failure
+/// `*out` is not written.
+///
+/// # Safety
+/// `client` NULL or live; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn sse_client_error_count(
+    client: *const sse_client,
+    kind: MaybeUninit<sse_error_kind>,
+    out: *mut u64,
+) -> sse_result {
+    ffi_result!({
+        // SAFETY: as promised by the caller.
+        let client = unsafe { try_ref(client, "client") }?;
+        check_out(out, "out")?;
+        // SAFETY: an argument received from C: initialized.
+        let kind = unsafe { try_enum(kind, "sse_client_error_count", "kind") }?;
+        let count = client.inner.stats().errors[ErrorKind::from(kind).index()];
+        // SAFETY: checked non-NULL, writable as promised.
+        unsafe { write_out(out, count) };
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::c_values::CEnum;
+    use super::*;
+
+    #[test]
+    fn stats_fill_the_error_slots_with_the_counts_of_kinds_0_to_6() {
+        let mut stats = Stats {
+            connection_attempts: 1,
+            connections_opened: 2,
+            events: 3,
+            comments: 4,
+            bytes_received: 5,
+            reconnect_delay: Duration::from_millis(6),
+            time_connected: Duration::from_micros(7_900),
+            ..Stats::default()
+        };
+        for kind in ErrorKind::ALL {
+            stats.errors[kind.index()] = 100 + kind.index() as u64;
+        }
+        let view = sse_stats::from(&stats);
+        assert_eq!(
+            view,
+            sse_stats {
+                connection_attempts: 1,
+                connections_opened: 2,
+                events: 3,
+                comments: 4,
+                bytes_received: 5,
+                errors: [100, 101, 102, 103, 104, 105, 106],
+                reconnect_delay_ms: 6,
+                time_connected_ms: 7,
+            }
+        );
+        for kind in sse_error_kind::ALL {
+            assert_eq!(
+                view.errors[*kind as usize],
+                stats.errors[ErrorKind::from(*kind).index()]
+            );
+        }
+    }
 }

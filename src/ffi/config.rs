@@ -1,9 +1,11 @@
 //! `sse_config`: the builder a client is opened from.
 
 use std::ffi::c_char;
+use std::mem::MaybeUninit;
 use std::time::Duration;
 
 use super::boundary::{check_out, fail, try_bytes, try_mut, try_str, write_out};
+use super::c_values::{try_bool, try_enum, CEnum};
 use super::sse_result;
 use crate::config::{Config, ConfigError};
 
@@ -349,6 +351,9 @@ fn optional_millis(ms: u32) -> Option<Duration> {
 }
 
 /// Where the trusted root certificates come from.
+///
+/// Values are fixed and never reused; later versions append values. A value this library
+/// does not know (e.g. from a newer header) is refused with SSE_ERROR_INVALID_ARGUMENT.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum sse_trust_roots {
@@ -360,18 +365,29 @@ pub enum sse_trust_roots {
     SSE_TRUST_SYSTEM = 1,
 }
 
+impl CEnum for sse_trust_roots {
+    const C_NAME: &'static str = "sse_trust_roots";
+    const ALL: &'static [Self] = &[
+        sse_trust_roots::SSE_TRUST_BUNDLED,
+        sse_trust_roots::SSE_TRUST_SYSTEM,
+    ];
+}
+
 /// Chooses the root certificates https:// connections trust. Certificates added with
 /// `sse_config_set_ca_file` are trusted in addition. There is no switch that turns
-/// verification off.
+/// verification off. SSE_ERROR_INVALID_ARGUMENT for a `roots` that is not a value of
+/// sse_trust_roots this library knows; the config is then unchanged.
 ///
 /// # Safety
 /// `config` NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn sse_config_set_trust_roots(
     config: *mut sse_config,
-    roots: sse_trust_roots,
+    roots: MaybeUninit<sse_trust_roots>,
 ) -> sse_result {
     ffi_result!({
+        // SAFETY: an argument received from C: initialized.
+        let roots = unsafe { try_enum(roots, "sse_config_set_trust_roots", "roots") }?;
         let roots = match roots {
             sse_trust_roots::SSE_TRUST_BUNDLED => crate::tls::TrustRoots::Bundled,
             sse_trust_roots::SSE_TRUST_SYSTEM => crate::tls::TrustRoots::System,
@@ -457,31 +473,43 @@ pub unsafe extern "C" fn sse_config_set_proxy(
 /// Whether, without an explicit proxy, the conventional environment variables apply
 /// (default true): HTTPS_PROXY for https:// URLs, HTTP_PROXY for http:// URLs, ALL_PROXY
 /// for either, each also in lower case, and NO_PROXY's exceptions. false: connect
-/// directly unless `sse_config_set_proxy` names a proxy.
+/// directly unless `sse_config_set_proxy` names a proxy. SSE_ERROR_INVALID_ARGUMENT when
+/// `enabled` holds a byte other than 0 or 1 (a caller whose declaration does not match
+/// this header); the config is then unchanged.
 ///
 /// # Safety
 /// `config` NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn sse_config_set_proxy_from_env(
     config: *mut sse_config,
-    enabled: bool,
+    enabled: MaybeUninit<bool>,
 ) -> sse_result {
-    // SAFETY: as promised by the caller.
-    ffi_result!({ unsafe { update_config(config, |c| c.set_proxy_from_env(enabled)) } })
+    ffi_result!({
+        // SAFETY: an argument received from C: initialized.
+        let enabled = unsafe { try_bool(enabled, "sse_config_set_proxy_from_env", "enabled") }?;
+        // SAFETY: as promised by the caller.
+        unsafe { update_config(config, |c| c.set_proxy_from_env(enabled)) }
+    })
 }
 
 /// Whether a request whose method is not GET may be sent again when the connection is
 /// lost or an attempt fails (default false). Replaying a POST can repeat what it did —
 /// for an LLM API, run and bill the job again — so by default such a client reports the
 /// error with will_retry = false and closes instead. GET requests always reconnect.
+/// SSE_ERROR_INVALID_ARGUMENT when `enabled` holds a byte other than 0 or 1 (a caller
+/// whose declaration does not match this header); the config is then unchanged.
 ///
 /// # Safety
 /// `config` NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn sse_config_set_retry_non_get(
     config: *mut sse_config,
-    enabled: bool,
+    enabled: MaybeUninit<bool>,
 ) -> sse_result {
-    // SAFETY: as promised by the caller.
-    ffi_result!({ unsafe { update_config(config, |c| c.set_retry_non_get(enabled)) } })
+    ffi_result!({
+        // SAFETY: an argument received from C: initialized.
+        let enabled = unsafe { try_bool(enabled, "sse_config_set_retry_non_get", "enabled") }?;
+        // SAFETY: as promised by the caller.
+        unsafe { update_config(config, |c| c.set_retry_non_get(enabled)) }
+    })
 }

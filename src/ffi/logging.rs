@@ -1,20 +1,36 @@
 //! `sse_set_log_callback`: the library's log records, forwarded to the host.
 
 use std::ffi::{c_char, c_void, CString};
+use std::mem::MaybeUninit;
 
 use log::{Level, LevelFilter};
 
+use super::c_values::{enum_arg, unknown_enum_message, CEnum};
 use crate::logging;
 
 /// Log levels, most severe first.
+///
+/// Values are fixed and never reused; later versions append values, so a host handles
+/// values it does not know (a `default:` branch).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum sse_log_level {
     SSE_LOG_ERROR = 1,
-    SSE_LOG_WARN,
-    SSE_LOG_INFO,
-    SSE_LOG_DEBUG,
-    SSE_LOG_TRACE,
+    SSE_LOG_WARN = 2,
+    SSE_LOG_INFO = 3,
+    SSE_LOG_DEBUG = 4,
+    SSE_LOG_TRACE = 5,
+}
+
+impl CEnum for sse_log_level {
+    const C_NAME: &'static str = "sse_log_level";
+    const ALL: &'static [Self] = &[
+        sse_log_level::SSE_LOG_ERROR,
+        sse_log_level::SSE_LOG_WARN,
+        sse_log_level::SSE_LOG_INFO,
+        sse_log_level::SSE_LOG_DEBUG,
+        sse_log_level::SSE_LOG_TRACE,
+    ];
 }
 
 impl From<Level> for sse_log_level {
@@ -25,6 +41,22 @@ impl From<Level> for sse_log_level {
             Level::Info => sse_log_level::SSE_LOG_INFO,
             Level::Debug => sse_log_level::SSE_LOG_DEBUG,
             Level::Trace => sse_log_level::SSE_LOG_TRACE,
+        }
+    }
+}
+
+/// The level a host asked for, or SSE_LOG_WARN with a warning for a value this library
+/// does not know: logging stays on (the host wants records) without flooding it.
+fn requested_level(max_level: Result<sse_log_level, i32>) -> (LevelFilter, Option<String>) {
+    match max_level {
+        Ok(level) => (level_filter(level), None),
+        Err(raw) => {
+            let problem =
+                unknown_enum_message::<sse_log_level>("sse_set_log_callback", "max_level", raw);
+            (
+                LevelFilter::Warn,
+                Some(format!("{problem}; logging at SSE_LOG_WARN")),
+            )
         }
     }
 }
@@ -69,6 +101,10 @@ unsafe impl Sync for HostLogger {}
 /// wait for itself), nor, in a child of fork(), while the parent had a callback set (a
 /// record being logged at the moment of the fork never finishes in the child).
 ///
+/// A `max_level` that is not a value of sse_log_level this library knows (e.g. from a
+/// newer header) still installs the callback, at SSE_LOG_WARN, and logs one warning
+/// through it, before this returns, that names the value.
+///
 /// # Safety
 /// `callback` NULL or a function safe to call from any thread with `userdata`.
 #[no_mangle]
@@ -77,14 +113,46 @@ pub unsafe extern "C" fn sse_set_log_callback(
         unsafe extern "C" fn(userdata: *mut c_void, level: sse_log_level, message: *const c_char),
     >,
     userdata: *mut c_void,
-    max_level: sse_log_level,
+    max_level: MaybeUninit<sse_log_level>,
 ) {
     ffi_boundary!((), {
+        // SAFETY: an argument received from C: initialized.
+        let (max_level, warning) = requested_level(unsafe { enum_arg(max_level) });
         let forward = callback.map(|callback| {
             let host = HostLogger { callback, userdata };
             Box::new(move |level: Level, text: &str| host.log(level, text))
                 as Box<dyn Fn(Level, &str) + Send + Sync>
         });
-        logging::set_forward(forward, level_filter(max_level));
+        let enabled = forward.is_some();
+        logging::set_forward(forward, max_level);
+        if let (true, Some(warning)) = (enabled, warning) {
+            log::warn!("{warning}");
+        }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_known_level_is_used_as_asked_and_an_unknown_one_means_warn_with_a_warning() {
+        assert_eq!(
+            requested_level(Ok(sse_log_level::SSE_LOG_DEBUG)),
+            (LevelFilter::Debug, None)
+        );
+        assert_eq!(
+            requested_level(Ok(sse_log_level::SSE_LOG_ERROR)),
+            (LevelFilter::Error, None)
+        );
+        let (level, warning) = requested_level(Err(77));
+        assert_eq!(level, LevelFilter::Warn);
+        assert_eq!(
+            warning.as_deref(),
+            Some(
+                "sse_set_log_callback: max_level is 77, not a value of sse_log_level \
+                 (valid: 1 to 5); logging at SSE_LOG_WARN"
+            )
+        );
+    }
 }

@@ -2,6 +2,7 @@
 
 use std::ffi::c_char;
 
+use super::c_values::CEnum;
 use super::views::{sse_error, sse_event, sse_ready_state, OwnedErrorView};
 use crate::batch::BatchMessage;
 use crate::parser::Event;
@@ -9,14 +10,28 @@ use crate::report::ReadyState;
 use crate::text::{SharedText, Text};
 
 /// What a queued message carries.
+///
+/// Values are fixed and never reused; later versions append values, so a host handles
+/// values it does not know (a `default:` branch).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum sse_message_kind {
-    SSE_MESSAGE_OPEN,
-    SSE_MESSAGE_EVENT,
-    SSE_MESSAGE_COMMENT,
-    SSE_MESSAGE_ERROR,
-    SSE_MESSAGE_STATE,
+    SSE_MESSAGE_OPEN = 0,
+    SSE_MESSAGE_EVENT = 1,
+    SSE_MESSAGE_COMMENT = 2,
+    SSE_MESSAGE_ERROR = 3,
+    SSE_MESSAGE_STATE = 4,
+}
+
+impl CEnum for sse_message_kind {
+    const C_NAME: &'static str = "sse_message_kind";
+    const ALL: &'static [Self] = &[
+        sse_message_kind::SSE_MESSAGE_OPEN,
+        sse_message_kind::SSE_MESSAGE_EVENT,
+        sse_message_kind::SSE_MESSAGE_COMMENT,
+        sse_message_kind::SSE_MESSAGE_ERROR,
+        sse_message_kind::SSE_MESSAGE_STATE,
+    ];
 }
 
 /// One queued item. From `sse_client_poll` it is owned: release it with

@@ -8,6 +8,7 @@
 #[macro_use]
 mod boundary;
 mod batch;
+mod c_values;
 mod client;
 mod config;
 mod hooks;
@@ -24,35 +25,64 @@ pub use message::*;
 pub use views::*;
 
 use std::ffi::c_char;
+use std::mem::MaybeUninit;
+
+use c_values::{enum_arg, CEnum};
 
 /// The result of every fallible function.
+///
+/// Values are fixed and never reused; later versions append values, so a host handles
+/// values it does not know (a `default:` branch; `sse_result_name` names them
+/// "SSE_UNKNOWN").
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum sse_result {
     SSE_OK = 0,
     /// A required pointer was NULL.
-    SSE_ERROR_NULL_ARGUMENT,
-    /// A bad value: not UTF-8, a header name or value with CR/LF, a size out of range...
-    SSE_ERROR_INVALID_ARGUMENT,
+    SSE_ERROR_NULL_ARGUMENT = 1,
+    /// A bad value: not UTF-8, a header name or value with CR/LF, a size out of range, an
+    /// enum value or a bool this library does not know...
+    SSE_ERROR_INVALID_ARGUMENT = 2,
     /// Unparsable, or a scheme other than http/https.
-    SSE_ERROR_INVALID_URL,
+    SSE_ERROR_INVALID_URL = 3,
     /// sse_client_poll: nothing arrived in time.
-    SSE_ERROR_TIMEOUT,
+    SSE_ERROR_TIMEOUT = 4,
     /// The client is closed (and, for poll, its queue drained).
-    SSE_ERROR_CLOSED,
+    SSE_ERROR_CLOSED = 5,
     /// sse_client_poll on a client that uses callbacks.
-    SSE_ERROR_WRONG_MODE,
+    SSE_ERROR_WRONG_MODE = 6,
     /// An internal bug was caught at the boundary.
-    SSE_ERROR_PANIC,
+    SSE_ERROR_PANIC = 7,
     /// The system refused a resource: a thread or a file descriptor could not be created.
-    SSE_ERROR_RESOURCE,
+    SSE_ERROR_RESOURCE = 8,
+}
+
+impl CEnum for sse_result {
+    const C_NAME: &'static str = "sse_result";
+    const ALL: &'static [Self] = &[
+        sse_result::SSE_OK,
+        sse_result::SSE_ERROR_NULL_ARGUMENT,
+        sse_result::SSE_ERROR_INVALID_ARGUMENT,
+        sse_result::SSE_ERROR_INVALID_URL,
+        sse_result::SSE_ERROR_TIMEOUT,
+        sse_result::SSE_ERROR_CLOSED,
+        sse_result::SSE_ERROR_WRONG_MODE,
+        sse_result::SSE_ERROR_PANIC,
+        sse_result::SSE_ERROR_RESOURCE,
+    ];
 }
 
 /// The name of a result code, e.g. "SSE_ERROR_INVALID_URL": a static string, never NULL.
+/// "SSE_UNKNOWN" for a value this library does not know (one added by a later version, or
+/// any other integer).
 #[no_mangle]
-pub extern "C" fn sse_result_name(result: sse_result) -> *const c_char {
+pub extern "C" fn sse_result_name(result: MaybeUninit<sse_result>) -> *const c_char {
     ffi_boundary!(c"SSE_ERROR_PANIC".as_ptr(), {
-        result_name(result).as_ptr().cast()
+        // SAFETY: an argument received from C: initialized.
+        match unsafe { enum_arg(result) } {
+            Ok(result) => result_name(result).as_ptr().cast(),
+            Err(_) => c"SSE_UNKNOWN".as_ptr(),
+        }
     })
 }
 
@@ -84,4 +114,83 @@ pub extern "C" fn sse_version() -> *const c_char {
     ffi_boundary!(c"".as_ptr(), {
         concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The values of 0.1.0, when most were implicit. They are the ABI: never renumber.
+    #[test]
+    fn enum_values_are_those_of_0_1_0() {
+        use sse_result::*;
+        let results = [
+            SSE_OK,
+            SSE_ERROR_NULL_ARGUMENT,
+            SSE_ERROR_INVALID_ARGUMENT,
+            SSE_ERROR_INVALID_URL,
+            SSE_ERROR_TIMEOUT,
+            SSE_ERROR_CLOSED,
+            SSE_ERROR_WRONG_MODE,
+            SSE_ERROR_PANIC,
+            SSE_ERROR_RESOURCE,
+        ];
+        assert_eq!(results.map(|v| v as i32), [0, 1, 2, 3, 4, 5, 6, 7, 8]);
+        use sse_error_kind::*;
+        let kinds = [
+            SSE_ERROR_KIND_CONNECT,
+            SSE_ERROR_KIND_HTTP_STATUS,
+            SSE_ERROR_KIND_CONTENT_TYPE,
+            SSE_ERROR_KIND_STREAM_ENDED,
+            SSE_ERROR_KIND_IO,
+            SSE_ERROR_KIND_READ_TIMEOUT,
+            SSE_ERROR_KIND_EVENT_TOO_LARGE,
+        ];
+        assert_eq!(kinds.map(|v| v as i32), [0, 1, 2, 3, 4, 5, 6]);
+        use sse_ready_state::*;
+        let states = [SSE_STATE_CONNECTING, SSE_STATE_OPEN, SSE_STATE_CLOSED];
+        assert_eq!(states.map(|v| v as i32), [0, 1, 2]);
+        use sse_trust_roots::*;
+        assert_eq!(
+            [SSE_TRUST_BUNDLED, SSE_TRUST_SYSTEM].map(|v| v as i32),
+            [0, 1]
+        );
+        use sse_log_level::*;
+        let levels = [
+            SSE_LOG_ERROR,
+            SSE_LOG_WARN,
+            SSE_LOG_INFO,
+            SSE_LOG_DEBUG,
+            SSE_LOG_TRACE,
+        ];
+        assert_eq!(levels.map(|v| v as i32), [1, 2, 3, 4, 5]);
+        use sse_message_kind::*;
+        let message_kinds = [
+            SSE_MESSAGE_OPEN,
+            SSE_MESSAGE_EVENT,
+            SSE_MESSAGE_COMMENT,
+            SSE_MESSAGE_ERROR,
+            SSE_MESSAGE_STATE,
+        ];
+        assert_eq!(message_kinds.map(|v| v as i32), [0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn result_name_names_every_known_result_and_unknown_values_sse_unknown() {
+        let name = |raw: i32| {
+            let mut value = MaybeUninit::<sse_result>::uninit();
+            // SAFETY: sse_result is 4 bytes, all written.
+            unsafe { value.as_mut_ptr().cast::<i32>().write(raw) };
+            // SAFETY: a static NUL-terminated string.
+            unsafe { std::ffi::CStr::from_ptr(sse_result_name(value)) }
+                .to_str()
+                .unwrap()
+                .to_owned()
+        };
+        assert_eq!(name(0), "SSE_OK");
+        assert_eq!(name(8), "SSE_ERROR_RESOURCE");
+        for raw in [9, 77, -1, i32::MIN] {
+            assert_eq!(name(raw), "SSE_UNKNOWN");
+        }
+    }
 }

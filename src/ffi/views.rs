@@ -7,13 +7,27 @@ use crate::parser::Event;
 use crate::report::{ClientError, ErrorKind, ReadyState};
 use crate::text::Text;
 
+use super::c_values::CEnum;
+
 /// The values of the browser `EventSource.readyState`.
+///
+/// Values are fixed and never reused; later versions append values, so a host handles
+/// values it does not know (a `default:` branch).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum sse_ready_state {
     SSE_STATE_CONNECTING = 0,
     SSE_STATE_OPEN = 1,
     SSE_STATE_CLOSED = 2,
+}
+
+impl CEnum for sse_ready_state {
+    const C_NAME: &'static str = "sse_ready_state";
+    const ALL: &'static [Self] = &[
+        sse_ready_state::SSE_STATE_CONNECTING,
+        sse_ready_state::SSE_STATE_OPEN,
+        sse_ready_state::SSE_STATE_CLOSED,
+    ];
 }
 
 impl From<ReadyState> for sse_ready_state {
@@ -74,24 +88,56 @@ impl sse_event {
 }
 
 /// Why a connection attempt or an open stream failed.
+///
+/// Values are fixed and never reused; later versions append values, so a host handles
+/// values it does not know (a `default:` branch).
+/// `sse_client_error_count` counts the errors of every kind, `sse_stats.errors` those of
+/// the first SSE_STATS_ERROR_SLOTS kinds only.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum sse_error_kind {
     /// DNS, TCP or TLS failure.
-    SSE_ERROR_KIND_CONNECT,
+    SSE_ERROR_KIND_CONNECT = 0,
     /// A status other than 200.
-    SSE_ERROR_KIND_HTTP_STATUS,
+    SSE_ERROR_KIND_HTTP_STATUS = 1,
     /// Not text/event-stream, or encoded (a Content-Encoding other than identity, which the
     /// client does not decode): the stream is not read, will_retry is false.
-    SSE_ERROR_KIND_CONTENT_TYPE,
+    SSE_ERROR_KIND_CONTENT_TYPE = 2,
     /// The server closed the stream.
-    SSE_ERROR_KIND_STREAM_ENDED,
+    SSE_ERROR_KIND_STREAM_ENDED = 3,
     /// The connection broke mid-stream.
-    SSE_ERROR_KIND_IO,
+    SSE_ERROR_KIND_IO = 4,
     /// Nothing arrived within the read timeout.
-    SSE_ERROR_KIND_READ_TIMEOUT,
+    SSE_ERROR_KIND_READ_TIMEOUT = 5,
     /// An event exceeded max_event_size.
-    SSE_ERROR_KIND_EVENT_TOO_LARGE,
+    SSE_ERROR_KIND_EVENT_TOO_LARGE = 6,
+}
+
+impl CEnum for sse_error_kind {
+    const C_NAME: &'static str = "sse_error_kind";
+    const ALL: &'static [Self] = &[
+        sse_error_kind::SSE_ERROR_KIND_CONNECT,
+        sse_error_kind::SSE_ERROR_KIND_HTTP_STATUS,
+        sse_error_kind::SSE_ERROR_KIND_CONTENT_TYPE,
+        sse_error_kind::SSE_ERROR_KIND_STREAM_ENDED,
+        sse_error_kind::SSE_ERROR_KIND_IO,
+        sse_error_kind::SSE_ERROR_KIND_READ_TIMEOUT,
+        sse_error_kind::SSE_ERROR_KIND_EVENT_TOO_LARGE,
+    ];
+}
+
+impl From<sse_error_kind> for ErrorKind {
+    fn from(kind: sse_error_kind) -> Self {
+        match kind {
+            sse_error_kind::SSE_ERROR_KIND_CONNECT => ErrorKind::Connect,
+            sse_error_kind::SSE_ERROR_KIND_HTTP_STATUS => ErrorKind::HttpStatus,
+            sse_error_kind::SSE_ERROR_KIND_CONTENT_TYPE => ErrorKind::ContentType,
+            sse_error_kind::SSE_ERROR_KIND_STREAM_ENDED => ErrorKind::StreamEnded,
+            sse_error_kind::SSE_ERROR_KIND_IO => ErrorKind::Io,
+            sse_error_kind::SSE_ERROR_KIND_READ_TIMEOUT => ErrorKind::ReadTimeout,
+            sse_error_kind::SSE_ERROR_KIND_EVENT_TOO_LARGE => ErrorKind::EventTooLarge,
+        }
+    }
 }
 
 impl From<ErrorKind> for sse_error_kind {
@@ -152,5 +198,21 @@ impl OwnedErrorView {
             retry_delay_ms: u32::try_from(self.error.retry_delay.as_millis()).unwrap_or(u32::MAX),
             failed_attempts: self.error.failed_attempts,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `sse_stats.errors[k]` and `sse_client_error_count(k)` rely on it.
+    #[test]
+    fn every_error_kind_converts_both_ways_and_its_c_value_is_its_index() {
+        for kind in ErrorKind::ALL {
+            let c_kind = sse_error_kind::from(kind);
+            assert_eq!(ErrorKind::from(c_kind), kind);
+            assert_eq!(c_kind as usize, kind.index());
+        }
+        assert_eq!(sse_error_kind::ALL.len(), ErrorKind::COUNT);
     }
 }

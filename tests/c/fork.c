@@ -435,6 +435,13 @@ static void child_check_inherited(sse_client *client, const char *name, int base
     if (r != SSE_OK || stats.events != 0 || stats.connection_attempts != 0)
         child_fail(base + 2, "%s: stats -> %s, %lu events", name, sse_result_name(r), (unsigned long)stats.events);
     child_no_panic(base + 2, "sse_client_stats");
+    {
+        uint64_t count = 12345;
+        r = sse_client_error_count(client, SSE_ERROR_KIND_CONNECT, &count);
+        if (r != SSE_OK || count != 0)
+            child_fail(base + 2, "%s: error_count -> %s, %lu", name, sse_result_name(r), (unsigned long)count);
+        child_no_panic(base + 2, "sse_client_error_count");
+    }
     if (sse_client_wakeup_fd(client) != -1) child_fail(base + 3, "%s: wakeup_fd is not -1", name);
     child_no_panic(base + 3, "sse_client_wakeup_fd");
     r = sse_client_restart(client);

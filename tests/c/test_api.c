@@ -2163,6 +2163,185 @@ static void test_hostile_new_setters(void)
     sse_config_free(c);
 }
 
+/* ------------------------------------------------------------------------------------ */
+/* Values out of range: enums and bools a C caller can pass whatever the header says     */
+/* ------------------------------------------------------------------------------------ */
+
+static pthread_mutex_t g_range_log_mu = PTHREAD_MUTEX_INITIALIZER;
+static int g_range_log_warnings_naming;  /* WARN records naming max_level and the value */
+static int g_range_log_too_verbose;      /* INFO, DEBUG or TRACE records */
+static int g_range_log_records;
+static const char *g_range_log_value;    /* the value the warning must name */
+
+static void range_log_cb(void *userdata, sse_log_level level, const char *message)
+{
+    (void)userdata;
+    pthread_mutex_lock(&g_range_log_mu);
+    g_range_log_records++;
+    if (level == SSE_LOG_WARN && message != NULL && strstr(message, "max_level") != NULL &&
+        strstr(message, g_range_log_value) != NULL)
+        g_range_log_warnings_naming++;
+    if (level != SSE_LOG_ERROR && level != SSE_LOG_WARN) g_range_log_too_verbose++;
+    pthread_mutex_unlock(&g_range_log_mu);
+}
+
+/* Drains a poll-mode client until it is closed for good; returns whether it got there. */
+static int drain_until_closed(sse_client *client)
+{
+    long long deadline = now_ms() + g_wait_ms;
+    while (now_ms() < deadline) {
+        sse_message *m = NULL;
+        sse_result r = sse_client_poll(client, 50, &m);
+        if (r == SSE_OK) sse_message_free(m);
+        if (r == SSE_ERROR_CLOSED) return 1;
+    }
+    return 0;
+}
+
+/* The bool setters called the way a caller whose declaration does not match the header
+ * calls them (another language's FFI declaring the parameter as a byte, a stale
+ * prototype): through a function pointer type taking uint8_t, with 2. A C99 bool never
+ * holds 2, so only such a caller can pass it; the library must refuse it, not read it
+ * as a Rust bool (undefined behaviour). */
+typedef sse_result (*bool_setter_as_byte)(sse_config *config, uint8_t enabled);
+
+static void check_bool_setter(sse_config *c, bool_setter_as_byte set, const char *name)
+{
+    check_result(set(c, 2), SSE_ERROR_INVALID_ARGUMENT, name);
+    check(strstr(sse_last_error_message(), "enabled is 2") != NULL, "  the message names enabled and 2 (\"%s\")",
+          sse_last_error_message());
+    check_result(set(c, 0xff), SSE_ERROR_INVALID_ARGUMENT, "  and 0xff");
+    check_result(set(c, 1), SSE_OK, "  1 through the same pointer is SSE_OK");
+    check_result(set(c, 0), SSE_OK, "  0 through the same pointer is SSE_OK");
+}
+
+/* Installs range_log_cb with an out-of-range max_level: the callback must be installed at
+ * SSE_LOG_WARN and have received one warning naming the value before the call returns. */
+static void check_log_level_out_of_range(sse_log_level level, const char *value)
+{
+    int naming, records;
+
+    pthread_mutex_lock(&g_range_log_mu);
+    g_range_log_warnings_naming = g_range_log_records = g_range_log_too_verbose = 0;
+    g_range_log_value = value;
+    pthread_mutex_unlock(&g_range_log_mu);
+    sse_set_log_callback(range_log_cb, NULL, level);
+    pthread_mutex_lock(&g_range_log_mu);
+    naming = g_range_log_warnings_naming;
+    records = g_range_log_records;
+    pthread_mutex_unlock(&g_range_log_mu);
+    check(naming == 1 && records == 1,
+          "sse_set_log_callback(cb, ud, (sse_log_level)%s): one WARN record naming max_level and %s, "
+          "through the callback, before it returns (%d naming, %d records)",
+          value, value, naming, records);
+}
+
+static void test_out_of_range_values(void)
+{
+    sse_config *c = NULL;
+    sse_client *client = NULL;
+    sse_result r;
+    uint64_t count, untouched;
+    unsigned char buf[sizeof(sse_stats) + 64];
+    sse_stats st;
+    size_t i;
+    int k, canary_ok, closed, too_verbose, records;
+
+    section("out-of-range enums and bools");
+    check(strcmp(sse_result_name((sse_result)77), "SSE_UNKNOWN") == 0, "sse_result_name((sse_result)77) is \"SSE_UNKNOWN\" (got \"%s\")",
+          sse_result_name((sse_result)77));
+    check(strcmp(sse_result_name((sse_result)-1), "SSE_UNKNOWN") == 0, "sse_result_name((sse_result)-1) is \"SSE_UNKNOWN\" (got \"%s\")",
+          sse_result_name((sse_result)-1));
+    check(strcmp(sse_result_name((sse_result)(SSE_ERROR_RESOURCE + 1)), "SSE_UNKNOWN") == 0,
+          "sse_result_name(SSE_ERROR_RESOURCE + 1) is \"SSE_UNKNOWN\"");
+
+    if (sse_config_new("http://127.0.0.1:1/", &c) != SSE_OK) {
+        check(0, "sse_config_new: %s", sse_last_error_message());
+        return;
+    }
+    check_result(sse_config_set_trust_roots(c, (sse_trust_roots)77), SSE_ERROR_INVALID_ARGUMENT,
+                 "sse_config_set_trust_roots(c, (sse_trust_roots)77)");
+    check(strstr(sse_last_error_message(), "roots is 77") != NULL && strstr(sse_last_error_message(), "0 to 1") != NULL,
+          "  the message names roots, 77 and the valid range (\"%s\")", sse_last_error_message());
+    check_result(sse_config_set_trust_roots(c, (sse_trust_roots)-1), SSE_ERROR_INVALID_ARGUMENT,
+                 "sse_config_set_trust_roots(c, (sse_trust_roots)-1)");
+    check_result(sse_config_set_trust_roots(c, SSE_TRUST_SYSTEM), SSE_OK, "sse_config_set_trust_roots(c, SSE_TRUST_SYSTEM)");
+    check_result(sse_config_set_trust_roots(c, SSE_TRUST_BUNDLED), SSE_OK, "sse_config_set_trust_roots(c, SSE_TRUST_BUNDLED)");
+
+    /* Through void (*)(void): the one cast -Wcast-function-type accepts. */
+    check_bool_setter(c, (bool_setter_as_byte)(void (*)(void))sse_config_set_proxy_from_env,
+                      "sse_config_set_proxy_from_env(c, 2) through a uint8_t function pointer");
+    check_bool_setter(c, (bool_setter_as_byte)(void (*)(void))sse_config_set_retry_non_get,
+                      "sse_config_set_retry_non_get(c, 2) through a uint8_t function pointer");
+
+    /* A client whose every attempt is refused: 2 attempts, 2 CONNECT errors, then CLOSED. */
+    check_result(sse_config_set_proxy_from_env(c, false), SSE_OK, "sse_config_set_proxy_from_env(c, false)");
+    check_result(sse_config_set_reconnect_delay(c, 10, 20), SSE_OK, "sse_config_set_reconnect_delay(c, 10, 20)");
+    check_result(sse_config_set_max_retries(c, 2), SSE_OK, "sse_config_set_max_retries(c, 2)");
+
+    check_log_level_out_of_range((sse_log_level)77, "77");
+    r = sse_client_open(c, NULL, &client);
+    check_result(r, SSE_OK, "sse_client_open(poll mode, a refused port)");
+    if (r != SSE_OK) goto out_config;
+    closed = drain_until_closed(client);
+    check(closed, "the client gives up after 2 refused attempts");
+
+    /* sse_client_stats writes sizeof(sse_stats) bytes, no more; the slots are per kind. */
+    check(sizeof(sse_stats) == 112 && SSE_STATS_ERROR_SLOTS == 7, "sizeof(sse_stats) == 112, SSE_STATS_ERROR_SLOTS == 7 (got %lu, %d)",
+          (unsigned long)sizeof(sse_stats), (int)SSE_STATS_ERROR_SLOTS);
+    memset(buf, 0xa5, sizeof buf);
+    check_result(sse_client_stats(client, (sse_stats *)(void *)buf), SSE_OK, "sse_client_stats into a larger buffer");
+    canary_ok = 1;
+    for (i = sizeof(sse_stats); i < sizeof buf; i++) {
+        if (buf[i] != 0xa5) canary_ok = 0;
+    }
+    check(canary_ok, "  the bytes after sizeof(sse_stats) are untouched");
+    memcpy(&st, buf, sizeof st);
+    check(st.connection_attempts == 2 && st.errors[SSE_ERROR_KIND_CONNECT] == 2,
+          "  2 attempts, errors[SSE_ERROR_KIND_CONNECT] == 2 (got %lu, %lu)", (unsigned long)st.connection_attempts,
+          (unsigned long)st.errors[SSE_ERROR_KIND_CONNECT]);
+    for (k = 0; k < SSE_STATS_ERROR_SLOTS; k++) {
+        if (k == SSE_ERROR_KIND_CONNECT) continue;
+        check(st.errors[k] == 0, "  errors[%d] == 0 (got %lu)", k, (unsigned long)st.errors[k]);
+    }
+    for (k = 0; k < SSE_STATS_ERROR_SLOTS; k++) {
+        count = 12345;
+        r = sse_client_error_count(client, (sse_error_kind)k, &count);
+        check(r == SSE_OK && count == st.errors[k], "sse_client_error_count(client, %d) == stats.errors[%d] == %lu (got %s, %lu)",
+              k, k, (unsigned long)st.errors[k], sse_result_name(r), (unsigned long)count);
+    }
+
+    untouched = 12345;
+    check_result(sse_client_error_count(client, (sse_error_kind)99, &untouched), SSE_ERROR_INVALID_ARGUMENT,
+                 "sse_client_error_count(client, (sse_error_kind)99)");
+    check(strstr(sse_last_error_message(), "kind is 99") != NULL && strstr(sse_last_error_message(), "0 to 6") != NULL,
+          "  the message names kind, 99 and the valid range (\"%s\")", sse_last_error_message());
+    check(untouched == 12345, "  and *out is not written");
+    check_result(sse_client_error_count(client, (sse_error_kind)-1, &untouched), SSE_ERROR_INVALID_ARGUMENT,
+                 "sse_client_error_count(client, (sse_error_kind)-1)");
+    check_result(sse_client_error_count(NULL, SSE_ERROR_KIND_CONNECT, &untouched), SSE_ERROR_NULL_ARGUMENT,
+                 "sse_client_error_count(NULL, CONNECT, &n)");
+    check_result(sse_client_error_count(client, SSE_ERROR_KIND_CONNECT, NULL), SSE_ERROR_NULL_ARGUMENT,
+                 "sse_client_error_count(client, CONNECT, NULL)");
+    check(untouched == 12345, "  *out never written on failure");
+
+    sse_client_free(client);
+    /* The worker is joined: every record it logged has been delivered. The attempts log
+     * their errors (ERROR, WARN); at a level above WARN the callback would also have had
+     * INFO and DEBUG records ("gave up on ..."). */
+    pthread_mutex_lock(&g_range_log_mu);
+    too_verbose = g_range_log_too_verbose;
+    records = g_range_log_records;
+    pthread_mutex_unlock(&g_range_log_mu);
+    check(records >= 3 && too_verbose == 0,
+          "the callback stayed installed at SSE_LOG_WARN: the warning and the attempts' errors came, "
+          "nothing below WARN (%d records, %d below WARN)", records, too_verbose);
+    check_log_level_out_of_range((sse_log_level)0, "0");
+out_config:
+    sse_set_log_callback(NULL, NULL, SSE_LOG_WARN);
+    sse_config_free(c);
+}
+
 int main(void)
 {
     const char *scale = getenv("SSE_TEST_TIMEOUT_SCALE");
@@ -2200,6 +2379,7 @@ int main(void)
     test_restart_and_stats();
     test_failed_attempts();
     test_retry_non_get();
+    test_out_of_range_values();
 
     section("log callback off");
     check(log_records() == after_off, "no record after sse_set_log_callback(NULL) (%d more)", log_records() - after_off);

@@ -35,6 +35,8 @@ from ctypes import (
     c_size_t,
     c_uint16,
     c_uint32,
+    c_uint64,
+    c_uint8,
     c_void_p,
     create_string_buffer,
     string_at,
@@ -125,6 +127,11 @@ ON_EVENT = CFUNCTYPE(None, c_void_p, POINTER(SseEvent))
 ON_COMMENT = CFUNCTYPE(None, c_void_p, c_void_p, c_size_t)
 ON_ERROR = CFUNCTYPE(None, c_void_p, POINTER(SseError))
 ON_STATE = CFUNCTYPE(None, c_void_p, c_int)
+ON_LOG = CFUNCTYPE(None, c_void_p, c_int, c_char_p)
+
+# enum sse_log_level
+SSE_LOG_ERROR = 1
+SSE_LOG_WARN = 2
 
 
 class SseCallbacks(Structure):
@@ -171,6 +178,13 @@ def load_library(path):
         ("sse_batch_len", c_size_t, [c_void_p]),
         ("sse_batch_get", c_void_p, [c_void_p, c_size_t]),
         ("sse_batch_free", None, [c_void_p]),
+        ("sse_config_set_trust_roots", c_int, [c_void_p, c_int]),
+        # Declared with a byte where the header says bool: what a careless binding does,
+        # and the only way to pass the library a bool that is neither 0 nor 1.
+        ("sse_config_set_proxy_from_env", c_int, [c_void_p, c_uint8]),
+        ("sse_config_set_retry_non_get", c_int, [c_void_p, c_uint8]),
+        ("sse_set_log_callback", None, [ON_LOG, c_void_p, c_int]),
+        ("sse_client_error_count", c_int, [c_void_p, c_int, POINTER(c_uint64)]),
     ]
     for name, restype, argtypes in sig:
         fn = getattr(lib, name)
@@ -786,6 +800,70 @@ class PollMode(unittest.TestCase):
             )
         finally:
             LIB.sse_message_free(kept)
+
+class OutOfRangeValues(unittest.TestCase):
+    """ctypes passes any int where the header says enum, any byte where it says bool."""
+
+    def setUp(self):
+        self.cfg = new_config("http://127.0.0.1:1/")
+
+    def tearDown(self):
+        LIB.sse_config_free(self.cfg)
+
+    def test_result_name_of_an_unknown_value_is_sse_unknown(self):
+        for value in (9, 77, -1, 2**31 - 1, -(2**31)):
+            self.assertEqual(LIB.sse_result_name(value), b"SSE_UNKNOWN", value)
+
+    def test_an_unknown_trust_roots_is_an_invalid_argument_naming_the_value(self):
+        for value in (2, 77, -1):
+            rc = LIB.sse_config_set_trust_roots(self.cfg, value)
+            self.assertEqual(rc, SSE_ERROR_INVALID_ARGUMENT, value)
+            self.assertIn("roots is %d" % value, last_error())
+            self.assertIn("valid: 0 to 1", last_error())
+        self.assertEqual(LIB.sse_config_set_trust_roots(self.cfg, 1), SSE_OK)
+
+    def test_a_bool_byte_other_than_0_or_1_is_an_invalid_argument(self):
+        for setter in (LIB.sse_config_set_proxy_from_env, LIB.sse_config_set_retry_non_get):
+            for value in (2, 255):
+                self.assertEqual(setter(self.cfg, value), SSE_ERROR_INVALID_ARGUMENT, value)
+                self.assertIn("enabled is %d" % value, last_error())
+            self.assertEqual(setter(self.cfg, 1), SSE_OK)
+            self.assertEqual(setter(self.cfg, 0), SSE_OK)
+
+    def test_an_unknown_log_level_installs_the_callback_at_warn_with_a_warning(self):
+        for value in (77, 0, -1):
+            records = []
+            callback = ON_LOG(lambda _ud, level, text: records.append((level, text.decode())))
+            LIB.sse_set_log_callback(callback, None, value)
+            try:
+                self.assertEqual(len(records), 1, records)
+                level, text = records[0]
+                self.assertEqual(level, SSE_LOG_WARN)
+                self.assertIn("max_level is %d" % value, text)
+            finally:
+                LIB.sse_set_log_callback(ON_LOG(), None, SSE_LOG_WARN)
+
+    def test_error_count_refuses_an_unknown_kind_and_null_arguments(self):
+        client = c_void_p()
+        self.assertEqual(LIB.sse_config_set_max_retries(self.cfg, 1), SSE_OK)
+        self.assertEqual(LIB.sse_client_open(self.cfg, None, byref(client)), SSE_OK, last_error())
+        try:
+            count = c_uint64(12345)
+            for kind in (7, 99, -1):
+                rc = LIB.sse_client_error_count(client, kind, byref(count))
+                self.assertEqual(rc, SSE_ERROR_INVALID_ARGUMENT, kind)
+                self.assertIn("kind is %d" % kind, last_error())
+                self.assertIn("valid: 0 to 6", last_error())
+            self.assertEqual(count.value, 12345, "*out is not written on failure")
+            rc = LIB.sse_client_error_count(None, SSE_ERROR_KIND_CONNECT, byref(count))
+            self.assertEqual(rc, SSE_ERROR_NULL_ARGUMENT)
+            rc = LIB.sse_client_error_count(client, SSE_ERROR_KIND_CONNECT, None)
+            self.assertEqual(rc, SSE_ERROR_NULL_ARGUMENT)
+            for kind in range(7):
+                rc = LIB.sse_client_error_count(client, kind, byref(count))
+                self.assertEqual(rc, SSE_OK, last_error())
+        finally:
+            LIB.sse_client_free(client)
 
 
 def main(argv):
