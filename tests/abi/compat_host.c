@@ -811,8 +811,8 @@ static void test_poll_mode(const char *base_url)
     /* Wait on the fd, then drain one message at a time until the queue is empty, until
      * the greeting comment and the first event have been seen. */
     deadline = now_ms() + g_wait_ms;
-    while (d.nevents < 1 && now_ms() < deadline) {
-        if (fd < 0 || !fd_readable(fd, deadline - now_ms())) continue;
+    while (fd >= 0 && d.nevents < 1 && now_ms() < deadline) {
+        if (!fd_readable(fd, deadline - now_ms())) continue;
         while ((r = sse_client_poll(client, 0, &msg)) == SSE_OK) {
             record_message(&d, msg);
             sse_message_free(msg);

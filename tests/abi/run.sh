@@ -45,6 +45,10 @@ if [[ ${#packages[@]} -gt 0 ]]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${packages[@]}"
 fi
 
+# LIBDIR relative to where the script was called from.
+lib_arg=""
+if [[ $# -ge 1 ]]; then lib_arg="$(cd "$1" && pwd)"; fi
+
 cd "$root"
 # Honour CARGO_TARGET_DIR when set; the default is target/ in the repository root.
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
@@ -52,8 +56,8 @@ case "$target_dir" in /*) ;; *) target_dir="$root/$target_dir" ;; esac
 # The demo server is the hosts' peer. Built first: building an example (with the
 # dev-dependencies) builds the library too, and the one tested is `cargo build`'s.
 run "$CARGO" build --example demo_server
-if [[ $# -ge 1 ]]; then
-    lib_dir="$(cd "$1" && pwd)"
+if [[ -n "$lib_arg" ]]; then
+    lib_dir="$lib_arg"
 else
     run "$CARGO" build
     lib_dir="$target_dir/debug"
@@ -100,9 +104,14 @@ for header in "${headers[@]}"; do
     host="$out_dir/compat_host-$version"
     mkdir -p "$include_dir"
     cp "$header" "$include_dir/sse_client.h"
-    run "$CC" -std=c99 -Wall -Wextra -Werror -pedantic -D_POSIX_C_SOURCE=200809L -g -O1 \
+    # A library without a symbol the header declares fails here, at link time (a program
+    # built earlier would fail to load): record it and go on to abidiff, which names it.
+    if ! run "$CC" -std=c99 -Wall -Wextra -Werror -pedantic -D_POSIX_C_SOURCE=200809L -g -O1 \
         -I "$include_dir" "$here/compat_host.c" -o "$host" \
-        -L "$lib_dir" -lsse_client -Wl,-rpath,"$lib_dir" -lpthread
+        -L "$lib_dir" -lsse_client -Wl,-rpath,"$lib_dir" -lpthread; then
+        failed+=("host built against $version: does not compile or link")
+        continue
+    fi
 
     set +e
     run "$host" "$base_url" >"$out_dir/host-$version.log" 2>&1
