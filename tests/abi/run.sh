@@ -72,8 +72,20 @@ mkdir -p "$out_dir"
 failed=()
 
 # ---------------------------------------------------------------------------------------
+# The loader looks for the library by its SONAME (libsse_client.so.1 from 1.0 on), which a
+# cargo build directory does not hold: give it one, in a directory on the hosts' rpath.
+soname_dir="$out_dir/soname"
+rm -rf "$soname_dir"
+mkdir -p "$soname_dir"
+soname="$(readelf -d "$lib_dir/libsse_client.so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')"
+if [[ -n "$soname" && ! -e "$lib_dir/$soname" ]]; then
+    ln -s "$lib_dir/libsse_client.so" "$soname_dir/$soname"
+fi
+
+# ---------------------------------------------------------------------------------------
 # The demo server: one for every run, on a free loopback port, no planned drops, fast.
 server_out="$out_dir/demo_server.out"
+rm -f "$server_out" # the last run's address must not be read before this server writes its own
 "$target_dir/debug/examples/demo_server" --port 0 --drop-every 0 --interval-ms 20 \
     >"$server_out" 2>"$out_dir/demo_server.log" &
 server_pid=$!
@@ -108,7 +120,7 @@ for header in "${headers[@]}"; do
     # built earlier would fail to load): record it and go on to abidiff, which names it.
     if ! run "$CC" -std=c99 -Wall -Wextra -Werror -pedantic -D_POSIX_C_SOURCE=200809L -g -O1 \
         -I "$include_dir" "$here/compat_host.c" -o "$host" \
-        -L "$lib_dir" -lsse_client -Wl,-rpath,"$lib_dir" -lpthread; then
+        -L "$lib_dir" -lsse_client -Wl,-rpath,"$lib_dir" -Wl,-rpath,"$soname_dir" -lpthread; then
         failed+=("host built against $version: does not compile or link")
         continue
     fi
