@@ -255,6 +255,12 @@ static void test_basics(void)
     check(strcmp(sse_result_name(SSE_ERROR_RESOURCE), "SSE_ERROR_RESOURCE") == 0,
           "sse_result_name(SSE_ERROR_RESOURCE), the last 0.1.0 value");
     check(sse_last_error_message() != NULL, "sse_last_error_message() is never NULL");
+#ifdef SSE_STATS_ERROR_SLOTS
+    /* From 1.0 the library validates enums coming in (a 0.1.0 library must not be given
+     * an unknown value: there it is undefined behaviour). */
+    check(strcmp(sse_result_name((sse_result)1000), "SSE_UNKNOWN") == 0,
+          "sse_result_name(1000) == \"SSE_UNKNOWN\" (\"%s\")", sse_result_name((sse_result)1000));
+#endif
 }
 
 static void test_null_arguments(const char *base_url)
