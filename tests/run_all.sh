@@ -57,6 +57,9 @@ cc -std=c99 -Wall -Wextra -Werror -pedantic -Iinclude target/readme/quick_start.
 step "C API test"
 bash tests/c/run.sh
 
+step "ABI: hosts built against the frozen headers, abidiff against the baseline"
+bash tests/abi/run.sh
+
 step "the ABI from another language (Python ctypes)"
 python3 tests/python/test_ctypes.py target/debug/libsse_client.so
 
