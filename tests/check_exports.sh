@@ -7,8 +7,9 @@
 #   bash tests/check_exports.sh target/debug/libsse_client.so
 #
 # Exit status 0 when the exports are clean, 1 when not (each stray symbol is listed),
-# 2 on a usage error. Needs `nm` (binutils) with -D.
+# 2 on a usage error. Needs `nm` (binutils) with -D; NM=/path/to/nm picks another one.
 set -euo pipefail
+NM="${NM:-nm}"
 
 if [[ $# -ne 1 ]]; then
     echo "usage: $0 <path/to/libsse_client.so>" >&2
@@ -22,7 +23,7 @@ fi
 
 # `nm -D --defined-only` lines: "<address> <type> <name>[@version]". Symbol versions
 # (name@VERSION, name@@VERSION) are dropped before the check.
-symbols="$(nm -D --defined-only "$library" | awk 'NF >= 3 { sub(/@.*/, "", $3); print $3 }' | sort -u)"
+symbols="$("$NM" -D --defined-only "$library" | awk 'NF >= 3 { sub(/@.*/, "", $3); print $3 }' | sort -u)"
 exported_api="$(grep -c '^sse_' <<<"$symbols" || true)"
 strays="$(grep -v '^sse_' <<<"$symbols" | grep -v '^$' || true)"
 
