@@ -1,24 +1,125 @@
 # Install rules of the sse_client CMake package; included from the root CMakeLists.txt when
-# SSE_CLIENT_INSTALL is ON. Layout (relative to the prefix):
+# SSE_CLIENT_INSTALL is ON. Layout (relative to the prefix), on ELF systems (Linux, BSDs):
 #
-#   lib/libsse_client.so, lib/libsse_client.a          (${CMAKE_INSTALL_LIBDIR})
+#   lib/libsse_client.so.1.0.0                        the shared library (SONAME libsse_client.so.1)
+#   lib/libsse_client.so.1 -> libsse_client.so.1.0.0  what programs load (their DT_NEEDED)
+#   lib/libsse_client.so -> libsse_client.so.1        what -lsse_client finds at link time
+#   lib/libsse_client.a                               (${CMAKE_INSTALL_LIBDIR})
 #   include/sse_client.h                              (${CMAKE_INSTALL_INCLUDEDIR})
 #   lib/cmake/SseClient/SseClientConfig.cmake, SseClientConfigVersion.cmake
 #   lib/pkgconfig/sse_client.pc
+#   lib/.debug/libsse_client.so.1.0.0.debug           only with SSE_CLIENT_INSTALL_DEBUG_INFO
 #
-# Components: SseClient_Runtime (the shared library), SseClient_Development (the rest).
+# Elsewhere the shared library keeps cargo's name and has no SONAME.
+#
+# Stripping (SSE_CLIENT_INSTALL_STRIP, default ON): cargo's profiles keep debug info in the
+# build tree (benchmarks, profilers and abidw need it); the installed shared library is
+# stripped of everything but its dynamic symbols (--strip-unneeded: the sse_* exports stay)
+# and the static library of its debug info (--strip-debug). SSE_CLIENT_INSTALL_DEBUG_INFO
+# keeps the shared library's debug info in a separate file that gdb finds through the
+# library's .gnu_debuglink. The installed files are prepared at build time in
+# <build>/sse_client-dist/, so that `cmake --install` only copies.
+#
+# Components: SseClient_Runtime (the shared library and its SONAME link), SseClient_Development
+# (the rest), SseClient_Debug (the split debug info).
 # The Qt wrapper (cpp-example/) may add lib/cmake/SseClient/SseClientQtTargets.cmake:
 # SseClientConfig.cmake includes it when present (see cmake/SseClientConfig.cmake.in).
 
 set(SSE_CLIENT_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/SseClient"
     CACHE STRING "Where the CMake package files of sse_client are installed")
+option(SSE_CLIENT_INSTALL_STRIP
+  "Install the libraries without debug info (shared: --strip-unneeded, static: --strip-debug)" ON)
+option(SSE_CLIENT_INSTALL_DEBUG_INFO
+  "With SSE_CLIENT_INSTALL_STRIP: also install the shared library's debug info (<libdir>/.debug/)" OFF)
 
-install(FILES "${SSE_CLIENT_SHARED_LIBRARY}"
+# --- The libraries as installed -----------------------------------------------------------
+set(_sse_client_cargo_shared_name
+    "${CMAKE_SHARED_LIBRARY_PREFIX}sse_client${CMAKE_SHARED_LIBRARY_SUFFIX}")
+if(SSE_CLIENT_SONAME)
+  set(SSE_CLIENT_SHARED_LIBRARY_FILE "${_sse_client_cargo_shared_name}.${PROJECT_VERSION}")
+else()
+  set(SSE_CLIENT_SHARED_LIBRARY_FILE "${_sse_client_cargo_shared_name}")
+endif()
+set(SSE_CLIENT_STATIC_LIBRARY_NAME
+    "${CMAKE_STATIC_LIBRARY_PREFIX}sse_client${CMAKE_STATIC_LIBRARY_SUFFIX}")
+
+set(_sse_client_dist "${PROJECT_BINARY_DIR}/sse_client-dist")
+set(_sse_client_dist_shared "${_sse_client_dist}/${SSE_CLIENT_SHARED_LIBRARY_FILE}")
+set(_sse_client_dist_static "${_sse_client_dist}/${SSE_CLIENT_STATIC_LIBRARY_NAME}")
+set(_sse_client_dist_debug "${_sse_client_dist_shared}.debug")
+file(MAKE_DIRECTORY "${_sse_client_dist}")
+
+if(SSE_CLIENT_INSTALL_STRIP)
+  foreach(_tool CMAKE_STRIP CMAKE_OBJCOPY)
+    if(NOT ${_tool})
+      message(FATAL_ERROR "sse_client: SSE_CLIENT_INSTALL_STRIP needs ${_tool} (binutils), "
+                          "which CMake did not find; set it, or -DSSE_CLIENT_INSTALL_STRIP=OFF")
+    endif()
+  endforeach()
+  set(_sse_client_dist_outputs "${_sse_client_dist_shared}" "${_sse_client_dist_static}")
+  set(_sse_client_strip_shared)
+  if(SSE_CLIENT_INSTALL_DEBUG_INFO)
+    list(APPEND _sse_client_dist_outputs "${_sse_client_dist_debug}")
+    set(_sse_client_strip_shared
+      COMMAND "${CMAKE_OBJCOPY}" --only-keep-debug "${SSE_CLIENT_SHARED_LIBRARY}"
+              "${_sse_client_dist_debug}")
+  endif()
+  list(APPEND _sse_client_strip_shared
+    COMMAND "${CMAKE_STRIP}" --strip-unneeded -o "${_sse_client_dist_shared}"
+            "${SSE_CLIENT_SHARED_LIBRARY}")
+  if(SSE_CLIENT_INSTALL_DEBUG_INFO)
+    # The link records the file's name (no directory) and CRC: gdb looks for it next to
+    # the library and in its .debug/ subdirectory.
+    list(APPEND _sse_client_strip_shared
+      COMMAND "${CMAKE_OBJCOPY}" "--add-gnu-debuglink=${SSE_CLIENT_SHARED_LIBRARY_FILE}.debug"
+              "${SSE_CLIENT_SHARED_LIBRARY_FILE}")
+  endif()
+  add_custom_command(
+    OUTPUT ${_sse_client_dist_outputs}
+    ${_sse_client_strip_shared}
+    COMMAND "${CMAKE_STRIP}" --strip-debug -o "${_sse_client_dist_static}"
+            "${SSE_CLIENT_STATIC_LIBRARY}"
+    DEPENDS "${SSE_CLIENT_SHARED_LIBRARY}" "${SSE_CLIENT_STATIC_LIBRARY}"
+    WORKING_DIRECTORY "${_sse_client_dist}"
+    COMMENT "sse_client: stripping the libraries to install (SSE_CLIENT_INSTALL_STRIP)"
+    VERBATIM)
+else()
+  set(_sse_client_dist_outputs "${_sse_client_dist_shared}" "${_sse_client_dist_static}")
+  add_custom_command(
+    OUTPUT ${_sse_client_dist_outputs}
+    COMMAND "${CMAKE_COMMAND}" -E copy "${SSE_CLIENT_SHARED_LIBRARY}" "${_sse_client_dist_shared}"
+    COMMAND "${CMAKE_COMMAND}" -E copy "${SSE_CLIENT_STATIC_LIBRARY}" "${_sse_client_dist_static}"
+    DEPENDS "${SSE_CLIENT_SHARED_LIBRARY}" "${SSE_CLIENT_STATIC_LIBRARY}"
+    COMMENT "sse_client: copying the libraries to install"
+    VERBATIM)
+endif()
+add_custom_target(sse_client_dist ALL DEPENDS ${_sse_client_dist_outputs})
+add_dependencies(sse_client_dist sse_client_cargo)
+
+install(FILES "${_sse_client_dist_shared}"
   DESTINATION "${CMAKE_INSTALL_LIBDIR}"
   PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE
               WORLD_READ WORLD_EXECUTE
   COMPONENT SseClient_Runtime)
-install(FILES "${SSE_CLIENT_STATIC_LIBRARY}"
+if(SSE_CLIENT_SONAME)
+  # The links are made here once (they dangle until the build) and installed as links.
+  file(CREATE_LINK "${SSE_CLIENT_SHARED_LIBRARY_FILE}" "${_sse_client_dist}/${SSE_CLIENT_SONAME}"
+       SYMBOLIC)
+  file(CREATE_LINK "${SSE_CLIENT_SONAME}" "${_sse_client_dist}/${_sse_client_cargo_shared_name}"
+       SYMBOLIC)
+  install(FILES "${_sse_client_dist}/${SSE_CLIENT_SONAME}"
+    DESTINATION "${CMAKE_INSTALL_LIBDIR}"
+    COMPONENT SseClient_Runtime)
+  install(FILES "${_sse_client_dist}/${_sse_client_cargo_shared_name}"
+    DESTINATION "${CMAKE_INSTALL_LIBDIR}"
+    COMPONENT SseClient_Development)
+endif()
+if(SSE_CLIENT_INSTALL_STRIP AND SSE_CLIENT_INSTALL_DEBUG_INFO)
+  install(FILES "${_sse_client_dist_debug}"
+    DESTINATION "${CMAKE_INSTALL_LIBDIR}/.debug"
+    COMPONENT SseClient_Debug)
+endif()
+install(FILES "${_sse_client_dist_static}"
   DESTINATION "${CMAKE_INSTALL_LIBDIR}"
   COMPONENT SseClient_Development)
 install(FILES "${SSE_CLIENT_HEADER}"
@@ -26,11 +127,14 @@ install(FILES "${SSE_CLIENT_HEADER}"
   COMPONENT SseClient_Development)
 
 # --- CMake package: find_package(SseClient CONFIG) ---------------------------------------
-# Library file names as cargo writes them, for the config template.
-set(SSE_CLIENT_SHARED_LIBRARY_NAME
-    "${CMAKE_SHARED_LIBRARY_PREFIX}sse_client${CMAKE_SHARED_LIBRARY_SUFFIX}")
-set(SSE_CLIENT_STATIC_LIBRARY_NAME
-    "${CMAKE_STATIC_LIBRARY_PREFIX}sse_client${CMAKE_STATIC_LIBRARY_SUFFIX}")
+# The shared library's SONAME as a target property, for the config template: consumers
+# then link by path and record DT_NEEDED libsse_client.so.<major>. Without one, CMake must
+# link it as -lsse_client (a full path would end up in the consumer's DT_NEEDED).
+if(SSE_CLIENT_SONAME)
+  set(SSE_CLIENT_SONAME_PROPERTY "IMPORTED_SONAME \"${SSE_CLIENT_SONAME}\"")
+else()
+  set(SSE_CLIENT_SONAME_PROPERTY "IMPORTED_NO_SONAME TRUE")
+endif()
 configure_package_config_file(
   "${PROJECT_SOURCE_DIR}/cmake/SseClientConfig.cmake.in"
   "${PROJECT_BINARY_DIR}/SseClientConfig.cmake"

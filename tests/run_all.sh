@@ -39,6 +39,9 @@ if git rev-parse --git-dir >/dev/null 2>&1 \
 fi
 cargo build
 
+step "the shared library exports only sse_* symbols"
+bash tests/check_exports.sh target/debug/libsse_client.so
+
 step "every name of ../shared/API.md is in the header"
 bash tests/api_contract.sh
 
