@@ -2274,7 +2274,8 @@ static void test_out_of_range_values(void)
     check_bool_setter(c, (bool_setter_as_byte)(void (*)(void))sse_config_set_retry_non_get,
                       "sse_config_set_retry_non_get(c, 2) through a uint8_t function pointer");
 
-    /* A client whose every attempt is refused: 2 attempts, 2 CONNECT errors, then CLOSED. */
+    /* A client whose every attempt is refused, max_retries 2: the first attempt and two retries,
+       3 CONNECT errors, then CLOSED. */
     check_result(sse_config_set_proxy_from_env(c, false), SSE_OK, "sse_config_set_proxy_from_env(c, false)");
     check_result(sse_config_set_reconnect_delay(c, 10, 20), SSE_OK, "sse_config_set_reconnect_delay(c, 10, 20)");
     check_result(sse_config_set_max_retries(c, 2), SSE_OK, "sse_config_set_max_retries(c, 2)");
@@ -2284,7 +2285,7 @@ static void test_out_of_range_values(void)
     check_result(r, SSE_OK, "sse_client_open(poll mode, a refused port)");
     if (r != SSE_OK) goto out_config;
     closed = drain_until_closed(client);
-    check(closed, "the client gives up after 2 refused attempts");
+    check(closed, "the client gives up after 3 refused attempts");
 
     /* sse_client_stats writes sizeof(sse_stats) bytes, no more; the slots are per kind. */
     check(sizeof(sse_stats) == 112 && SSE_STATS_ERROR_SLOTS == 7, "sizeof(sse_stats) == 112, SSE_STATS_ERROR_SLOTS == 7 (got %lu, %d)",
@@ -2297,8 +2298,8 @@ static void test_out_of_range_values(void)
     }
     check(canary_ok, "  the bytes after sizeof(sse_stats) are untouched");
     memcpy(&st, buf, sizeof st);
-    check(st.connection_attempts == 2 && st.errors[SSE_ERROR_KIND_CONNECT] == 2,
-          "  2 attempts, errors[SSE_ERROR_KIND_CONNECT] == 2 (got %lu, %lu)", (unsigned long)st.connection_attempts,
+    check(st.connection_attempts == 3 && st.errors[SSE_ERROR_KIND_CONNECT] == 3,
+          "  3 attempts, errors[SSE_ERROR_KIND_CONNECT] == 3 (got %lu, %lu)", (unsigned long)st.connection_attempts,
           (unsigned long)st.errors[SSE_ERROR_KIND_CONNECT]);
     for (k = 0; k < SSE_STATS_ERROR_SLOTS; k++) {
         if (k == SSE_ERROR_KIND_CONNECT) continue;
