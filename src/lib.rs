@@ -14,6 +14,7 @@ pub mod ffi;
 mod fork;
 mod hooks;
 mod logging;
+mod os;
 pub mod parser;
 pub mod policy;
 mod poll_queue;
