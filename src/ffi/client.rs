@@ -348,7 +348,8 @@ pub unsafe extern "C" fn sse_client_wakeup_fd(client: *const sse_client) -> i32 
     ffi_boundary!(-1, {
         // SAFETY: as promised by the caller.
         unsafe { client.as_ref() }
-            .and_then(|c| c.inner.wakeup_fd())
+            .and_then(|c| c.inner.wakeup_handle())
+            .and_then(|handle| i32::try_from(handle).ok())
             .unwrap_or(-1)
     })
 }
