@@ -4,8 +4,9 @@
 //! per clear, so at most one byte is ever in flight.
 //!
 //! Both ends are non-blocking (a QSocketNotifier's WSAAsyncSelect would make the read end
-//! so anyway) and not inherited by child processes (std creates its sockets with
-//! WSA_FLAG_NO_HANDLE_INHERIT).
+//! so anyway) and not inherited by child processes: std creates its sockets with
+//! WSA_FLAG_NO_HANDLE_INHERIT, but the one accept() makes may be inheritable (it is under
+//! wine), so the accepted end is made non-inheritable here.
 //!
 //! Loopback TCP may hand a byte to the read end a moment after send() returns, so a
 //! raise waits until the byte is there: the handle is readable when `set` returns and a
@@ -13,7 +14,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
-use std::os::windows::io::AsRawSocket;
+use std::os::windows::io::{AsRawSocket, RawSocket};
 use std::time::{Duration, Instant};
 
 use super::RawHandle;
@@ -42,6 +43,7 @@ impl Signal {
                 break stream;
             }
         };
+        not_inheritable(reader.as_raw_socket())?;
         writer.set_nodelay(true)?;
         writer.set_nonblocking(true)?;
         reader.set_nonblocking(true)?;
@@ -101,9 +103,24 @@ impl Signal {
     }
 }
 
+/// Makes `socket` not inherited by child processes (Windows' close-on-exec).
+fn not_inheritable(socket: RawSocket) -> io::Result<()> {
+    const HANDLE_FLAG_INHERIT: u32 = 1;
+    // std links kernel32 already; the crate has no Windows bindings crate for one call.
+    #[link(name = "kernel32")]
+    extern "system" {
+        fn SetHandleInformation(handle: isize, mask: u32, flags: u32) -> i32;
+    }
+    // SAFETY: a live socket of ours (a SOCKET is a kernel handle); integers only.
+    match unsafe { SetHandleInformation(socket as isize, HANDLE_FLAG_INHERIT, 0) } {
+        0 => Err(io::Error::last_os_error()),
+        _ => Ok(()),
+    }
+}
+
 /// Whether a child process would not inherit `socket`.
 #[cfg(test)]
-fn not_inherited(socket: std::os::windows::io::RawSocket) -> bool {
+fn not_inherited(socket: RawSocket) -> bool {
     const HANDLE_FLAG_INHERIT: u32 = 1;
     // Test-only: std already links kernel32, and the crate has no Windows bindings crate.
     #[link(name = "kernel32")]
