@@ -3,3 +3,4 @@
 //! that the rest of the crate compiles and reads the same everywhere.
 
 pub(crate) mod socket;
+pub mod wakeup;
