@@ -14,19 +14,13 @@
  * Built and run by tests/c/run.sh.
  */
 
-#include <arpa/inet.h>
+#include "portable.h" /* sockets, threads and time on POSIX and Windows */
+
 #include <errno.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "sse_client.h"
 
@@ -138,7 +132,7 @@ typedef struct {
 } step_t;
 
 typedef struct {
-    int listen_fd;
+    socket_t listen_fd;
     unsigned short port;
     char url[64];
     pthread_t thread;
@@ -148,12 +142,12 @@ typedef struct {
     char requests[MAX_CONNS][REQ_MAX];
     int nconns;         /* connections accepted */
     int stop;
-    int held[MAX_CONNS];
+    socket_t held[MAX_CONNS];
     int held_trickle[MAX_CONNS];
     int nheld;
 } server_t;
 
-static int send_all(int fd, const char *data, size_t len)
+static int send_all(socket_t fd, const char *data, size_t len)
 {
     while (len > 0) {
         ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
@@ -168,7 +162,7 @@ static int send_all(int fd, const char *data, size_t len)
 }
 
 /* Reads the request head up to \r\n\r\n and a Content-Length body, bounded in time. */
-static void read_request(int fd, char *buf, size_t cap)
+static void read_request(socket_t fd, char *buf, size_t cap)
 {
     size_t used = 0;
     size_t want = 0; /* total bytes once the head is known */
@@ -215,7 +209,8 @@ static void *server_main(void *arg)
     static const char tick[] = ": tick\n";
     while (!server_stopping(s)) {
         struct pollfd p;
-        int fd, idx, i;
+        socket_t fd;
+        int idx, i;
         char req[REQ_MAX];
         p.fd = s->listen_fd;
         p.events = POLLIN;
@@ -224,7 +219,7 @@ static void *server_main(void *arg)
             /* Idle: feed the trickling connections. */
             pthread_mutex_lock(&s->mu);
             for (i = 0; i < s->nheld; i++) {
-                if (s->held_trickle[i] && s->held[i] >= 0) {
+                if (s->held_trickle[i] && s->held[i] != NO_SOCKET) {
                     if (send_all(s->held[i], tick, sizeof tick - 1) != 0) {
                         s->held_trickle[i] = 0; /* the client went away */
                     }
@@ -234,7 +229,7 @@ static void *server_main(void *arg)
             continue;
         }
         fd = accept(s->listen_fd, NULL, NULL);
-        if (fd < 0) continue;
+        if (fd == NO_SOCKET) continue;
         read_request(fd, req, sizeof req);
         pthread_mutex_lock(&s->mu);
         idx = s->nconns++;
@@ -256,7 +251,7 @@ static void *server_main(void *arg)
             shutdown(fd, SHUT_WR);
         }
         /* Past the script: refuse by closing at once (the client sees a broken attempt). */
-        close(fd);
+        close_socket(fd);
     }
     return NULL;
 }
@@ -272,8 +267,8 @@ static int server_listen(server_t *s, const step_t *steps, int nsteps)
     memcpy(s->steps, steps, (size_t)nsteps * sizeof *steps);
     s->nsteps = nsteps;
     s->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (s->listen_fd < 0) return -1;
-    setsockopt(s->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (s->listen_fd == NO_SOCKET) return -1;
+    setsockopt(s->listen_fd, SOL_SOCKET, SO_REUSEADDR, (const char *)&one, sizeof one);
     memset(&addr, 0, sizeof addr);
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -302,8 +297,8 @@ static void server_stop(server_t *s)
     s->stop = 1;
     pthread_mutex_unlock(&s->mu);
     pthread_join(s->thread, NULL);
-    for (i = 0; i < s->nheld; i++) close(s->held[i]);
-    close(s->listen_fd);
+    for (i = 0; i < s->nheld; i++) close_socket(s->held[i]);
+    close_socket(s->listen_fd);
     pthread_mutex_destroy(&s->mu);
 }
 
@@ -2349,7 +2344,7 @@ int main(void)
     static int log_tag = 42;
     int records, after_off;
 
-    signal(SIGPIPE, SIG_IGN);
+    portable_init();
     if (scale != NULL && atoi(scale) > 1) g_wait_ms *= atoi(scale);
     printf("sse_client C API test (library %s, waits up to %ld ms)\n", sse_version(), g_wait_ms);
 
