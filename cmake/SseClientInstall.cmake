@@ -33,15 +33,14 @@ option(SSE_CLIENT_INSTALL_DEBUG_INFO
   "With SSE_CLIENT_INSTALL_STRIP: also install the shared library's debug info (<libdir>/.debug/)" OFF)
 
 # --- The libraries as installed -----------------------------------------------------------
-set(_sse_client_cargo_shared_name
-    "${CMAKE_SHARED_LIBRARY_PREFIX}sse_client${CMAKE_SHARED_LIBRARY_SUFFIX}")
-if(SSE_CLIENT_SONAME)
-  set(SSE_CLIENT_SHARED_LIBRARY_FILE "${_sse_client_cargo_shared_name}.${PROJECT_VERSION}")
+# Names per platform: cmake/SseClientPlatform.cmake. On Windows the DLL goes to bin/ (where
+# programs find it) and its import library to lib/; elsewhere both libraries go to lib/.
+set(SSE_CLIENT_SHARED_LIBRARY_FILE "${SSE_CLIENT_SHARED_INSTALL_NAME}")
+if(WIN32)
+  set(_sse_client_shared_destination "${CMAKE_INSTALL_BINDIR}")
 else()
-  set(SSE_CLIENT_SHARED_LIBRARY_FILE "${_sse_client_cargo_shared_name}")
+  set(_sse_client_shared_destination "${CMAKE_INSTALL_LIBDIR}")
 endif()
-set(SSE_CLIENT_STATIC_LIBRARY_NAME
-    "${CMAKE_STATIC_LIBRARY_PREFIX}sse_client${CMAKE_STATIC_LIBRARY_SUFFIX}")
 
 set(_sse_client_dist "${PROJECT_BINARY_DIR}/sse_client-dist")
 set(_sse_client_dist_shared "${_sse_client_dist}/${SSE_CLIENT_SHARED_LIBRARY_FILE}")
@@ -49,68 +48,123 @@ set(_sse_client_dist_static "${_sse_client_dist}/${SSE_CLIENT_STATIC_LIBRARY_NAM
 set(_sse_client_dist_debug "${_sse_client_dist_shared}.debug")
 file(MAKE_DIRECTORY "${_sse_client_dist}")
 
-if(SSE_CLIENT_INSTALL_STRIP)
-  foreach(_tool CMAKE_STRIP CMAKE_OBJCOPY)
+# How to strip: GNU binutils (ELF, and PE with MinGW) keep the dynamic symbols with
+# --strip-unneeded; Apple's strip keeps the exports with -x. MSVC puts debug info in PDB
+# files, not in the DLL: nothing to strip.
+if(MSVC)
+  set(_sse_client_strip_mode none)
+elseif(APPLE)
+  set(_sse_client_strip_mode apple)
+else()
+  set(_sse_client_strip_mode gnu)
+endif()
+if(SSE_CLIENT_INSTALL_DEBUG_INFO AND NOT _sse_client_strip_mode STREQUAL "gnu")
+  message(WARNING "sse_client: SSE_CLIENT_INSTALL_DEBUG_INFO needs GNU objcopy; ignored here")
+  set(SSE_CLIENT_INSTALL_DEBUG_INFO OFF)
+endif()
+
+set(_sse_client_dist_outputs "${_sse_client_dist_shared}" "${_sse_client_dist_static}")
+set(_sse_client_prepare_shared)
+set(_sse_client_prepare_static)
+if(SSE_CLIENT_INSTALL_STRIP AND NOT _sse_client_strip_mode STREQUAL "none")
+  set(_sse_client_tools CMAKE_STRIP)
+  if(SSE_CLIENT_INSTALL_DEBUG_INFO)
+    list(APPEND _sse_client_tools CMAKE_OBJCOPY)
+  endif()
+  foreach(_tool IN LISTS _sse_client_tools)
     if(NOT ${_tool})
       message(FATAL_ERROR "sse_client: SSE_CLIENT_INSTALL_STRIP needs ${_tool} (binutils), "
                           "which CMake did not find; set it, or -DSSE_CLIENT_INSTALL_STRIP=OFF")
     endif()
   endforeach()
-  set(_sse_client_dist_outputs "${_sse_client_dist_shared}" "${_sse_client_dist_static}")
-  set(_sse_client_strip_shared)
   if(SSE_CLIENT_INSTALL_DEBUG_INFO)
     list(APPEND _sse_client_dist_outputs "${_sse_client_dist_debug}")
-    set(_sse_client_strip_shared
+    list(APPEND _sse_client_prepare_shared
       COMMAND "${CMAKE_OBJCOPY}" --only-keep-debug "${SSE_CLIENT_SHARED_LIBRARY}"
               "${_sse_client_dist_debug}")
   endif()
-  list(APPEND _sse_client_strip_shared
-    COMMAND "${CMAKE_STRIP}" --strip-unneeded -o "${_sse_client_dist_shared}"
-            "${SSE_CLIENT_SHARED_LIBRARY}")
+  if(_sse_client_strip_mode STREQUAL "apple")
+    list(APPEND _sse_client_prepare_shared
+      COMMAND "${CMAKE_COMMAND}" -E copy "${SSE_CLIENT_SHARED_LIBRARY}" "${_sse_client_dist_shared}"
+      COMMAND "${CMAKE_STRIP}" -x "${_sse_client_dist_shared}")
+    list(APPEND _sse_client_prepare_static
+      COMMAND "${CMAKE_COMMAND}" -E copy "${SSE_CLIENT_STATIC_LIBRARY}" "${_sse_client_dist_static}"
+      COMMAND "${CMAKE_STRIP}" -S "${_sse_client_dist_static}")
+  else()
+    list(APPEND _sse_client_prepare_shared
+      COMMAND "${CMAKE_STRIP}" --strip-unneeded -o "${_sse_client_dist_shared}"
+              "${SSE_CLIENT_SHARED_LIBRARY}")
+    list(APPEND _sse_client_prepare_static
+      COMMAND "${CMAKE_STRIP}" --strip-debug -o "${_sse_client_dist_static}"
+              "${SSE_CLIENT_STATIC_LIBRARY}")
+  endif()
   if(SSE_CLIENT_INSTALL_DEBUG_INFO)
     # The link records the file's name (no directory) and CRC: gdb looks for it next to
     # the library and in its .debug/ subdirectory.
-    list(APPEND _sse_client_strip_shared
+    list(APPEND _sse_client_prepare_shared
       COMMAND "${CMAKE_OBJCOPY}" "--add-gnu-debuglink=${SSE_CLIENT_SHARED_LIBRARY_FILE}.debug"
               "${SSE_CLIENT_SHARED_LIBRARY_FILE}")
   endif()
-  add_custom_command(
-    OUTPUT ${_sse_client_dist_outputs}
-    ${_sse_client_strip_shared}
-    COMMAND "${CMAKE_STRIP}" --strip-debug -o "${_sse_client_dist_static}"
-            "${SSE_CLIENT_STATIC_LIBRARY}"
-    DEPENDS "${SSE_CLIENT_SHARED_LIBRARY}" "${SSE_CLIENT_STATIC_LIBRARY}"
-    WORKING_DIRECTORY "${_sse_client_dist}"
-    COMMENT "sse_client: stripping the libraries to install (SSE_CLIENT_INSTALL_STRIP)"
-    VERBATIM)
+  set(_sse_client_prepare_comment "stripping the libraries to install (SSE_CLIENT_INSTALL_STRIP)")
 else()
-  set(_sse_client_dist_outputs "${_sse_client_dist_shared}" "${_sse_client_dist_static}")
-  add_custom_command(
-    OUTPUT ${_sse_client_dist_outputs}
-    COMMAND "${CMAKE_COMMAND}" -E copy "${SSE_CLIENT_SHARED_LIBRARY}" "${_sse_client_dist_shared}"
-    COMMAND "${CMAKE_COMMAND}" -E copy "${SSE_CLIENT_STATIC_LIBRARY}" "${_sse_client_dist_static}"
-    DEPENDS "${SSE_CLIENT_SHARED_LIBRARY}" "${SSE_CLIENT_STATIC_LIBRARY}"
-    COMMENT "sse_client: copying the libraries to install"
-    VERBATIM)
+  list(APPEND _sse_client_prepare_shared
+    COMMAND "${CMAKE_COMMAND}" -E copy "${SSE_CLIENT_SHARED_LIBRARY}" "${_sse_client_dist_shared}")
+  list(APPEND _sse_client_prepare_static
+    COMMAND "${CMAKE_COMMAND}" -E copy "${SSE_CLIENT_STATIC_LIBRARY}" "${_sse_client_dist_static}")
+  set(_sse_client_prepare_comment "copying the libraries to install")
 endif()
+if(APPLE)
+  # The install name programs record: @rpath/libsse_client.<major>.dylib, whatever rustc
+  # wrote, with the library's version for the dynamic linker's compatibility check.
+  find_program(SSE_CLIENT_INSTALL_NAME_TOOL install_name_tool REQUIRED)
+  list(APPEND _sse_client_prepare_shared
+    COMMAND "${SSE_CLIENT_INSTALL_NAME_TOOL}" -id "@rpath/${SSE_CLIENT_SONAME}"
+            "${_sse_client_dist_shared}")
+endif()
+set(_sse_client_dist_depends "${SSE_CLIENT_SHARED_LIBRARY}" "${SSE_CLIENT_STATIC_LIBRARY}")
+if(SSE_CLIENT_IMPORT_LIBRARY)
+  set(_sse_client_dist_implib "${_sse_client_dist}/${SSE_CLIENT_IMPORT_LIBRARY_NAME}")
+  list(APPEND _sse_client_dist_outputs "${_sse_client_dist_implib}")
+  list(APPEND _sse_client_prepare_static
+    COMMAND "${CMAKE_COMMAND}" -E copy "${SSE_CLIENT_IMPORT_LIBRARY}" "${_sse_client_dist_implib}")
+  list(APPEND _sse_client_dist_depends "${SSE_CLIENT_IMPORT_LIBRARY}")
+endif()
+add_custom_command(
+  OUTPUT ${_sse_client_dist_outputs}
+  ${_sse_client_prepare_shared}
+  ${_sse_client_prepare_static}
+  DEPENDS ${_sse_client_dist_depends}
+  WORKING_DIRECTORY "${_sse_client_dist}"
+  COMMENT "sse_client: ${_sse_client_prepare_comment}"
+  VERBATIM)
 add_custom_target(sse_client_dist ALL DEPENDS ${_sse_client_dist_outputs})
 add_dependencies(sse_client_dist sse_client_cargo)
 
 install(FILES "${_sse_client_dist_shared}"
-  DESTINATION "${CMAKE_INSTALL_LIBDIR}"
+  DESTINATION "${_sse_client_shared_destination}"
   PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE
               WORLD_READ WORLD_EXECUTE
   COMPONENT SseClient_Runtime)
-if(SSE_CLIENT_SONAME)
-  # The links are made here once (they dangle until the build) and installed as links.
+if(SSE_CLIENT_IMPORT_LIBRARY)
+  install(FILES "${_sse_client_dist_implib}"
+    DESTINATION "${CMAKE_INSTALL_LIBDIR}"
+    COMPONENT SseClient_Development)
+endif()
+# The development link, libsse_client.so -> .so.<major> or libsse_client.dylib ->
+# libsse_client.<major>.dylib, is what -lsse_client finds; on ELF systems the SONAME link
+# .so.<major> -> .so.<version> is what programs load. Made here once (they dangle until
+# the build) and installed as links.
+if(SSE_CLIENT_SONAME AND NOT APPLE)
   file(CREATE_LINK "${SSE_CLIENT_SHARED_LIBRARY_FILE}" "${_sse_client_dist}/${SSE_CLIENT_SONAME}"
-       SYMBOLIC)
-  file(CREATE_LINK "${SSE_CLIENT_SONAME}" "${_sse_client_dist}/${_sse_client_cargo_shared_name}"
        SYMBOLIC)
   install(FILES "${_sse_client_dist}/${SSE_CLIENT_SONAME}"
     DESTINATION "${CMAKE_INSTALL_LIBDIR}"
     COMPONENT SseClient_Runtime)
-  install(FILES "${_sse_client_dist}/${_sse_client_cargo_shared_name}"
+endif()
+if(SSE_CLIENT_SONAME)
+  file(CREATE_LINK "${SSE_CLIENT_SONAME}" "${_sse_client_dist}/${SSE_CLIENT_SHARED_LIBRARY_NAME}"
+       SYMBOLIC)
+  install(FILES "${_sse_client_dist}/${SSE_CLIENT_SHARED_LIBRARY_NAME}"
     DESTINATION "${CMAKE_INSTALL_LIBDIR}"
     COMPONENT SseClient_Development)
 endif()
@@ -127,19 +181,35 @@ install(FILES "${SSE_CLIENT_HEADER}"
   COMPONENT SseClient_Development)
 
 # --- CMake package: find_package(SseClient CONFIG) ---------------------------------------
-# The shared library's SONAME as a target property, for the config template: consumers
-# then link by path and record DT_NEEDED libsse_client.so.<major>. Without one, CMake must
-# link it as -lsse_client (a full path would end up in the consumer's DT_NEEDED).
-if(SSE_CLIENT_SONAME)
-  set(SSE_CLIENT_SONAME_PROPERTY "IMPORTED_SONAME \"${SSE_CLIENT_SONAME}\"")
+# How the config template describes the installed shared library (one line of target
+# properties): ELF: its SONAME, so consumers link by path and record DT_NEEDED
+# libsse_client.so.<major> (without one, CMake must link it as -lsse_client: a full path
+# would end up in the consumer's DT_NEEDED); macOS: its install name; Windows: the DLL in
+# bin/ and its import library in lib/.
+if(WIN32)
+  set(SSE_CLIENT_SHARED_PROPERTIES
+      "IMPORTED_LOCATION \"\${_sse_client_bindir}/${SSE_CLIENT_SHARED_LIBRARY_FILE}\" IMPORTED_IMPLIB \"\${_sse_client_libdir}/${SSE_CLIENT_IMPORT_LIBRARY_NAME}\"")
+elseif(APPLE)
+  set(SSE_CLIENT_SHARED_PROPERTIES
+      "IMPORTED_LOCATION \"\${_sse_client_libdir}/${SSE_CLIENT_SHARED_LIBRARY_FILE}\" IMPORTED_SONAME \"@rpath/${SSE_CLIENT_SONAME}\"")
+elseif(SSE_CLIENT_SONAME)
+  set(SSE_CLIENT_SHARED_PROPERTIES
+      "IMPORTED_LOCATION \"\${_sse_client_libdir}/${SSE_CLIENT_SHARED_LIBRARY_FILE}\" IMPORTED_SONAME \"${SSE_CLIENT_SONAME}\"")
 else()
-  set(SSE_CLIENT_SONAME_PROPERTY "IMPORTED_NO_SONAME TRUE")
+  set(SSE_CLIENT_SHARED_PROPERTIES
+      "IMPORTED_LOCATION \"\${_sse_client_libdir}/${SSE_CLIENT_SHARED_LIBRARY_FILE}\" IMPORTED_NO_SONAME TRUE")
+endif()
+set(SSE_CLIENT_STATIC_LINK_LIBRARIES "${SSE_CLIENT_SYSTEM_LIBRARIES}")
+if(WIN32)
+  set(SSE_CLIENT_SHARED_LINK_LIBRARIES "")
+else()
+  set(SSE_CLIENT_SHARED_LINK_LIBRARIES "${SSE_CLIENT_STATIC_LINK_LIBRARIES}")
 endif()
 configure_package_config_file(
   "${PROJECT_SOURCE_DIR}/cmake/SseClientConfig.cmake.in"
   "${PROJECT_BINARY_DIR}/SseClientConfig.cmake"
   INSTALL_DESTINATION "${SSE_CLIENT_INSTALL_CMAKEDIR}"
-  PATH_VARS CMAKE_INSTALL_LIBDIR CMAKE_INSTALL_INCLUDEDIR)
+  PATH_VARS CMAKE_INSTALL_LIBDIR CMAKE_INSTALL_INCLUDEDIR CMAKE_INSTALL_BINDIR)
 # Cargo semantics: before 1.0 a new minor version is a breaking one.
 if(PROJECT_VERSION_MAJOR EQUAL 0)
   set(_sse_client_compatibility SameMinorVersion)
@@ -167,7 +237,7 @@ set(_sse_client_pc_libdir \"${CMAKE_INSTALL_LIBDIR}\")
 set(_sse_client_pc_includedir \"${CMAKE_INSTALL_INCLUDEDIR}\")
 set(SSE_CLIENT_PC_VERSION \"${PROJECT_VERSION}\")
 set(SSE_CLIENT_PC_DESCRIPTION \"${PROJECT_DESCRIPTION}\")
-set(SSE_CLIENT_PC_LIBS_PRIVATE \"-lpthread -ldl -lm\")
+set(SSE_CLIENT_PC_LIBS_PRIVATE \"${SSE_CLIENT_PC_LIBS_PRIVATE}\")
 " COMPONENT SseClient_Development)
 install(CODE [[
 set(SSE_CLIENT_PC_PREFIX "${CMAKE_INSTALL_PREFIX}")

@@ -1,6 +1,5 @@
 //! The client handle: starts the worker, closes it, and (poll mode) hands out messages.
 
-use std::os::fd::RawFd;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -9,6 +8,7 @@ use crate::batch::BatchMessage;
 use crate::config::Config;
 use crate::delivery::{Deliverer, Handler};
 use crate::fork::{self, ProcessLocal};
+use crate::os::wakeup::RawHandle;
 use crate::poll_queue::{self, PollError, QueueReceiver, TakenBatches};
 use crate::published_id::PublishedId;
 use crate::report::{Message, ReadyState};
@@ -156,14 +156,16 @@ impl Client {
         running.queue.as_ref().ok_or(PollError::WrongMode)
     }
 
-    /// Poll mode: a descriptor readable while at least one message is queued. None for an
-    /// inherited client: reading the parent's eventfd would steal the parent's wakeups.
-    pub fn wakeup_fd(&self) -> Option<RawFd> {
+    /// Poll mode: what an event loop waits on, readable while at least one message is
+    /// queued and announced: a file descriptor on POSIX, a SOCKET on Windows (as an
+    /// `isize`, C's `intptr_t`). None in callback mode, and for an inherited client:
+    /// reading the parent's descriptor would steal the parent's wakeups.
+    pub fn wakeup_handle(&self) -> Option<RawHandle> {
         self.running
             .get()?
             .queue
             .as_ref()
-            .map(QueueReceiver::wakeup_fd)
+            .map(QueueReceiver::wakeup_handle)
     }
 }
 

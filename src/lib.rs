@@ -29,7 +29,6 @@ mod text;
 mod tls;
 mod transport;
 mod url_rules;
-mod wakeup;
 mod worker;
 
 pub use batch::BatchMessage;

@@ -1,4 +1,4 @@
-//! Poll mode: the bounded queue between a client's worker and the host, with the wakeup fd.
+//! Poll mode: the bounded queue between a client's worker and the host, with the wakeup handle.
 //!
 //! The worker collects what one socket read produced into a [`MessageBatch`] and queues it
 //! whole when the read's events are done ([`Handler::end_read`]); the host takes one
@@ -8,7 +8,7 @@
 //!
 //! Queued is not yet announced. Waking a host asleep in poll(2) or on the condvar costs
 //! the worker more than parsing a read's worth of events (~12 µs on the benchmark
-//! machine), so the worker announces what is queued (sets the wakeup fd, wakes waiting
+//! machine), so the worker announces what is queued (sets the wakeup handle, wakes waiting
 //! polls) only when it is about to wait for the network (the `BeforeWait` hook that
 //! `transport` runs), when a quarter of the capacity is queued, before it waits for room,
 //! and after anything other than events. On a busy stream one wakeup then carries
@@ -29,12 +29,12 @@ use std::time::{Duration, Instant};
 use crate::batch::{BatchMessage, IdCopy, MessageBatch};
 use crate::delivery::Handler;
 use crate::fork::ProcessLocal;
+use crate::os::wakeup::{RawHandle, Wakeup};
 use crate::parser::Event;
 use crate::published_id::{self, PublishedId};
 use crate::report::{ClientError, Message, ReadyState};
 use crate::text::{SharedText, Text};
 use crate::transport::BeforeWait;
-use crate::wakeup::Wakeup;
 
 /// Why a poll returned no message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,7 +76,7 @@ struct State {
     front_taken: usize,
     /// Messages queued and not yet handed out.
     queued: usize,
-    /// The host was told that messages are queued (the wakeup fd is set), and has not
+    /// The host was told that messages are queued (the wakeup handle is set), and has not
     /// taken them all since.
     announced: bool,
     /// When the host was last told (see `Queue::announce_locked`).
@@ -243,7 +243,7 @@ impl Queue {
         self.announce_locked(self.lock());
     }
 
-    /// Sets the wakeup fd and wakes polls waiting on the condvar, unless nothing is queued
+    /// Sets the wakeup handle and wakes polls waiting on the condvar, unless nothing is queued
     /// or the host was already told.
     ///
     /// Then, on a sparse stream, yields the CPU: the host just woken is often queued on
@@ -477,8 +477,8 @@ impl QueueReceiver {
         Ok(taken)
     }
 
-    pub fn wakeup_fd(&self) -> std::os::fd::RawFd {
-        self.queue.wakeup.raw_fd()
+    pub fn wakeup_handle(&self) -> RawHandle {
+        self.queue.wakeup.handle()
     }
 
     fn taken(&self, state: &mut State, count: usize) {
@@ -549,7 +549,7 @@ mod tests {
     }
 
     fn readable(receiver: &QueueReceiver) -> bool {
-        crate::wakeup::fd_readable(receiver.wakeup_fd())
+        crate::os::wakeup::readable_within(receiver.wakeup_handle(), Duration::ZERO)
     }
 
     fn states(count: usize, handler: &mut QueueHandler) {

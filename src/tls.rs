@@ -9,7 +9,7 @@
 //! is trusted.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use rustls::pki_types::pem::PemObject;
@@ -28,13 +28,13 @@ pub enum TrustRoots {
     /// every machine.
     #[default]
     Bundled,
-    /// The operating system's trust store, read when a client opens: the PEM bundle
-    /// named by `SSL_CERT_FILE`, else the first of the usual Linux bundles that exists
-    /// (/etc/ssl/certs/ca-certificates.crt, /etc/pki/tls/certs/ca-bundle.crt,
-    /// /etc/ssl/ca-bundle.pem, /etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem,
-    /// /etc/ssl/cert.pem), else the `*.pem` files of /etc/ssl/certs; plus the certificate
-    /// files of the directories in `SSL_CERT_DIR` when it is set. When none of these holds
-    /// a certificate, a warning is logged and the bundled Mozilla roots are used instead.
+    /// The operating system's trust store, read when a client opens (by
+    /// rustls-native-certs): the Windows certificate store (the system's trusted roots),
+    /// the macOS keychain (the roots the user, the admin and the system trust), elsewhere
+    /// the distribution's CA bundle where OpenSSL finds it. On every platform,
+    /// `SSL_CERT_FILE` (a PEM bundle) and `SSL_CERT_DIR` (a directory of c_rehash-named
+    /// certificate files), when set, are read instead of the store. When no certificate is
+    /// found, a warning is logged and the bundled Mozilla roots are used instead.
     System,
 }
 
@@ -85,38 +85,7 @@ impl TlsSettings {
     pub(crate) fn to_ureq(&self) -> TlsConfig {
         let roots = match self.roots {
             TrustRoots::Bundled => bundled_roots(&self.extra_roots),
-            TrustRoots::System => {
-                let found = system_roots(
-                    &|name| std::env::var_os(name),
-                    SYSTEM_BUNDLES,
-                    Path::new(SYSTEM_CERT_DIR),
-                );
-                for (path, why) in &found.skipped {
-                    log::warn!("system trust store: skipped {}: {why}", path.display());
-                }
-                if found.certs.is_empty() {
-                    log::warn!(
-                        "no system trust store found (SSL_CERT_FILE, SSL_CERT_DIR, {}, \
-                         {SYSTEM_CERT_DIR}/*.pem); using the bundled Mozilla roots",
-                        SYSTEM_BUNDLES.join(", ")
-                    );
-                    bundled_roots(&self.extra_roots)
-                } else {
-                    log::debug!(
-                        "trusting {} system root certificates from {}",
-                        found.certs.len(),
-                        found
-                            .sources
-                            .iter()
-                            .map(|p| p.display().to_string())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    );
-                    let mut certs = found.certs;
-                    certs.extend(self.extra_roots.iter().cloned());
-                    RootCerts::Specific(Arc::new(certs))
-                }
-            }
+            TrustRoots::System => system_or_bundled(load_system_roots(), &self.extra_roots),
         };
         TlsConfig::builder()
             .root_certs(roots)
@@ -269,126 +238,43 @@ fn check_key_matches(
 // The operating system's trust store
 // ---------------------------------------------------------------------------------------
 
-/// The usual places of the distribution's CA bundle (Debian/Ubuntu, Fedora/RHEL, openSUSE,
-/// RHEL's extracted bundle, Alpine/Arch/macOS-style).
-const SYSTEM_BUNDLES: &[&str] = &[
-    "/etc/ssl/certs/ca-certificates.crt",
-    "/etc/pki/tls/certs/ca-bundle.crt",
-    "/etc/ssl/ca-bundle.pem",
-    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
-    "/etc/ssl/cert.pem",
-];
-
-/// Where individual certificate files live when no bundle exists.
-const SYSTEM_CERT_DIR: &str = "/etc/ssl/certs";
-
-/// The certificates of the system trust store, where they came from, and what was
-/// skipped on the way (with why).
-#[derive(Default)]
-struct SystemRoots {
-    certs: Vec<Certificate<'static>>,
-    sources: Vec<PathBuf>,
-    skipped: Vec<(PathBuf, String)>,
-}
-
-/// Reads the system trust store as [`TrustRoots::System`] documents. `env` looks up
-/// environment variables; `bundles`, then `pem_dir`, are the places to try when
-/// `SSL_CERT_FILE` is unset.
-fn system_roots(
-    env: &dyn Fn(&str) -> Option<std::ffi::OsString>,
-    bundles: &[&str],
-    pem_dir: &Path,
-) -> SystemRoots {
-    let mut found = SystemRoots::default();
-    let cert_file = env("SSL_CERT_FILE").filter(|v| !v.is_empty());
-    match cert_file {
-        Some(file) => {
-            // An explicit choice: no quiet fallback to another bundle.
-            found.add_file(Path::new(&file));
-        }
-        None => {
-            let bundle = bundles.iter().map(Path::new).find(|p| p.is_file());
-            match bundle {
-                Some(path) => found.add_file(path),
-                None => found.add_dir(pem_dir, true),
-            }
-        }
-    }
-    if let Some(dirs) = env("SSL_CERT_DIR").filter(|v| !v.is_empty()) {
-        for dir in std::env::split_paths(&dirs) {
-            found.add_dir(&dir, false);
-        }
+/// The root certificates of the operating system's trust store, as [`TrustRoots::System`]
+/// documents; what could not be read is logged as a warning.
+///
+/// rustls-native-certs does the reading (rather than rustls-platform-verifier): it yields
+/// certificates, so that the CA files of `sse_config_set_ca_file` add to them and an empty
+/// store falls back to the bundled roots, as on Linux before; verification stays
+/// rustls's (webpki), the same code and the same error descriptions on every platform.
+/// ureq's platform-verifier setting takes no extra roots and has no such fallback.
+fn load_system_roots() -> Vec<Certificate<'static>> {
+    let found = rustls_native_certs::load_native_certs();
+    for error in &found.errors {
+        log::warn!("system trust store: {error}");
     }
     found
+        .certs
+        .iter()
+        .map(|der| Certificate::from_der(der.as_ref()).to_owned())
+        .collect()
 }
 
-impl SystemRoots {
-    fn add_file(&mut self, path: &Path) {
-        match std::fs::read(path) {
-            Ok(pem) => match parse_pem_file(&pem) {
-                Ok(contents) if !contents.certs.is_empty() => {
-                    self.certs.extend(contents.certs);
-                    self.sources.push(path.to_owned());
-                }
-                Ok(contents) => self
-                    .skipped
-                    .push((path.to_owned(), no_certificate(&contents))),
-                Err(why) => self.skipped.push((path.to_owned(), why)),
-            },
-            Err(e) => self
-                .skipped
-                .push((path.to_owned(), format!("cannot read it: {e}"))),
-        }
+/// The system's roots plus `extra`; when the system had none, the bundled Mozilla roots
+/// plus `extra`, with a warning.
+fn system_or_bundled(
+    system: Vec<Certificate<'static>>,
+    extra: &[Certificate<'static>],
+) -> RootCerts {
+    if system.is_empty() {
+        log::warn!(
+            "no certificate found in the system trust store (nor in SSL_CERT_FILE or \
+             SSL_CERT_DIR when set); using the bundled Mozilla roots"
+        );
+        return bundled_roots(extra);
     }
-
-    /// The certificate files of `dir`: with `pem_only`, `*.pem` alone; else also `*.crt`
-    /// and OpenSSL's hashed names (`1a2b3c4d.0`). Files without certificates are passed
-    /// over silently (a directory holds other things too).
-    fn add_dir(&mut self, dir: &Path, pem_only: bool) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        let mut paths: Vec<PathBuf> = entries
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| is_cert_file_name(p, pem_only) && p.is_file())
-            .collect();
-        paths.sort();
-        let before = self.certs.len();
-        for path in paths {
-            if let Ok(Ok(contents)) = std::fs::read(&path).map(|pem| parse_pem_file(&pem)) {
-                self.certs.extend(contents.certs);
-            }
-        }
-        if self.certs.len() > before {
-            self.sources.push(dir.to_owned());
-        }
-    }
-}
-
-fn is_cert_file_name(path: &Path, pem_only: bool) -> bool {
-    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-        return false;
-    };
-    if name.ends_with(".pem") {
-        return true;
-    }
-    if pem_only {
-        return false;
-    }
-    if name.ends_with(".crt") {
-        return true;
-    }
-    // OpenSSL's c_rehash names: eight hex digits, a dot, a number.
-    match name.split_once('.') {
-        Some((hash, n)) => {
-            hash.len() == 8
-                && hash.bytes().all(|b| b.is_ascii_hexdigit())
-                && !n.is_empty()
-                && n.bytes().all(|b| b.is_ascii_digit())
-        }
-        None => false,
-    }
+    log::debug!("trusting {} system root certificates", system.len());
+    let mut certs = system;
+    certs.extend(extra.iter().cloned());
+    RootCerts::Specific(Arc::new(certs))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -565,6 +451,7 @@ fn utc(time: UnixTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     /// A self-signed certificate for `name` and its PKCS#8 key, both PEM.
     fn self_signed(name: &str) -> (String, String) {
@@ -726,53 +613,29 @@ mod tests {
     }
 
     #[test]
-    fn system_roots_prefer_ssl_cert_file_then_the_first_bundle_that_exists() {
-        let scratch =
-            Scratch::new("system_roots_prefer_ssl_cert_file_then_the_first_bundle_that_exists");
-        let (a, _) = self_signed("a.example");
-        let (b, _) = self_signed("b.example");
-        let file_a = scratch.path("system_a.pem");
-        let file_b = scratch.path("system_b.pem");
-        std::fs::write(&file_a, &a).unwrap();
-        std::fs::write(&file_b, format!("{a}{b}")).unwrap();
-        let missing = scratch.path("system_missing.pem");
-        let bundles = [missing.to_str().unwrap(), file_b.to_str().unwrap()];
+    fn system_roots_come_with_the_extra_ones_and_an_empty_store_falls_back_to_the_bundle() {
+        let (system, _) = self_signed("system.example");
+        let (extra, _) = self_signed("extra.example");
+        let system = ca_certificates(system.as_bytes()).unwrap();
+        let extra = ca_certificates(extra.as_bytes()).unwrap();
 
-        let no_env = |_: &str| None;
-        let found = system_roots(&no_env, &bundles, &missing);
+        let RootCerts::Specific(certs) = system_or_bundled(system.clone(), &extra) else {
+            panic!("the system's roots are a specific root set");
+        };
+        let ders: Vec<&[u8]> = certs.iter().map(|c| c.der()).collect();
+        assert_eq!(ders, [system[0].der(), extra[0].der()]);
+
+        let RootCerts::Specific(certs) = system_or_bundled(Vec::new(), &extra) else {
+            panic!("bundled plus extra roots are a specific root set");
+        };
         assert_eq!(
-            (found.certs.len(), found.sources),
-            (2, vec![file_b.clone()])
+            certs.len(),
+            webpki_root_certs::TLS_SERVER_ROOT_CERTS.len() + 1
         );
-
-        let env = |name: &str| (name == "SSL_CERT_FILE").then(|| file_a.clone().into_os_string());
-        let found = system_roots(&env, &bundles, &missing);
-        assert_eq!(
-            (found.certs.len(), found.sources),
-            (1, vec![file_a.clone()])
-        );
-
-        // An SSL_CERT_FILE that cannot be used is reported, not replaced by a bundle.
-        let env = |name: &str| (name == "SSL_CERT_FILE").then(|| missing.clone().into_os_string());
-        let found = system_roots(&env, &bundles, &missing);
-        assert!(found.certs.is_empty());
-        assert_eq!(found.skipped.len(), 1);
-    }
-
-    #[test]
-    fn system_roots_read_the_certificate_files_of_ssl_cert_dir() {
-        let scratch = Scratch::new("system_roots_read_the_certificate_files_of_ssl_cert_dir");
-        let (a, key) = self_signed("a.example");
-        let dir = scratch.path("certs");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("one.pem"), &a).unwrap();
-        std::fs::write(dir.join("0a1b2c3d.0"), &a).unwrap();
-        std::fs::write(dir.join("key.pem"), &key).unwrap();
-        std::fs::write(dir.join("README"), &a).unwrap();
-        let env = |name: &str| (name == "SSL_CERT_DIR").then(|| dir.clone().into_os_string());
-        let found = system_roots(&env, &[], &dir.join("none"));
-        assert_eq!(found.certs.len(), 2);
-        assert_eq!(found.sources, vec![dir.clone()]);
+        assert!(matches!(
+            system_or_bundled(Vec::new(), &[]),
+            RootCerts::WebPki
+        ));
     }
 
     #[test]

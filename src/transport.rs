@@ -18,7 +18,6 @@
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
-use std::os::fd::AsRawFd;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -29,6 +28,8 @@ use ureq::{Error, Timeout};
 
 pub(crate) use broken::is_reset_by_peer;
 use buffers::GrowingBuffers;
+
+use crate::os::socket;
 
 mod broken;
 mod buffers;
@@ -195,7 +196,7 @@ impl Transport for SocketTransport {
         let timeout = timeout.for_read();
         let limit = limit_of(timeout)?;
         if let Some(hook) = &self.before_wait {
-            match receive_now(&self.stream, self.buffers.input_append_buf()) {
+            match socket::receive_now(&self.stream, self.buffers.input_append_buf()) {
                 Ok(amount) => {
                     self.buffers.input_appended(amount);
                     return Ok(amount > 0);
@@ -240,34 +241,7 @@ impl Transport for SocketTransport {
     /// Whether a pooled connection can carry another request: open, with nothing unasked
     /// for waiting on it.
     fn is_open(&mut self) -> bool {
-        let mut byte = [0u8; 1];
-        // SAFETY: a valid socket and a one-byte buffer that outlives the call.
-        let peeked = unsafe {
-            libc::recv(
-                self.stream.as_raw_fd(),
-                byte.as_mut_ptr().cast(),
-                1,
-                libc::MSG_DONTWAIT | libc::MSG_PEEK,
-            )
-        };
-        peeked < 0 && io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock
-    }
-}
-
-/// What the socket holds right now, without waiting: `WouldBlock` when nothing.
-fn receive_now(stream: &TcpStream, buffer: &mut [u8]) -> io::Result<usize> {
-    // SAFETY: a valid socket, and the length is the buffer's.
-    let received = unsafe {
-        libc::recv(
-            stream.as_raw_fd(),
-            buffer.as_mut_ptr().cast(),
-            buffer.len(),
-            libc::MSG_DONTWAIT,
-        )
-    };
-    match received {
-        n if n >= 0 => Ok(n as usize),
-        _ => Err(io::Error::last_os_error()),
+        socket::is_open_and_quiet(&self.stream)
     }
 }
 
@@ -476,23 +450,9 @@ mod tests {
         assert!(matches!(result, Ok(false) | Err(_)), "{result:?}");
     }
 
-    /// Closes `peer` with SO_LINGER 0: the other end gets an RST instead of a FIN.
+    /// Closes `peer` so that the other end gets an RST instead of a FIN.
     fn reset(peer: TcpStream) {
-        let linger = libc::linger {
-            l_onoff: 1,
-            l_linger: 0,
-        };
-        // SAFETY: a valid socket and a live linger struct of the size passed.
-        let rc = unsafe {
-            libc::setsockopt(
-                peer.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_LINGER,
-                (&linger as *const libc::linger).cast(),
-                std::mem::size_of::<libc::linger>() as libc::socklen_t,
-            )
-        };
-        assert_eq!(rc, 0, "setsockopt(SO_LINGER)");
+        socket::reset_on_close(&peer).expect("SO_LINGER 0");
     }
 
     fn assert_reset(result: Result<bool, Error>) {
@@ -545,10 +505,10 @@ mod tests {
             &mut self.0
         }
         fn transmit_output(&mut self, _: usize, _: NextTimeout) -> Result<(), Error> {
-            Err(Error::Io(io::Error::from_raw_os_error(libc::ECONNRESET)))
+            Err(Error::Io(io::ErrorKind::ConnectionReset.into()))
         }
         fn await_input(&mut self, _: NextTimeout) -> Result<bool, Error> {
-            Err(Error::Io(io::Error::from_raw_os_error(libc::ECONNRESET)))
+            Err(Error::Io(io::ErrorKind::ConnectionReset.into()))
         }
         fn is_open(&mut self) -> bool {
             false

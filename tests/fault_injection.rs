@@ -670,7 +670,9 @@ fn invalid_utf8_in_data_becomes_replacement_characters_and_the_stream_goes_on() 
 }
 
 /// A server whose first connection sends event 1 and then `oversized` (sent in pieces,
-/// never held whole in memory), and whose second resumes with event 2.
+/// never held whole in memory), and whose second resumes with event 2. Linux only, as
+/// [`MemoryProbe`] is (it reads /proc).
+#[cfg(target_os = "linux")]
 fn oversized_scenario(oversized: Script) -> String {
     const LIMIT: usize = 64 * 1024;
     let mismatches = Mismatches::default();
@@ -725,6 +727,7 @@ fn oversized_scenario(oversized: Script) -> String {
 }
 
 #[test]
+#[cfg(target_os = "linux")] // MemoryProbe reads /proc
 fn ten_megabyte_line_is_event_too_large_and_memory_stays_bounded() {
     scenario("ten_megabyte_line", |_| {
         let piece: Vec<u8> = "漢x".repeat(16 * 1024).into_bytes(); // 64 KiB
@@ -738,6 +741,7 @@ fn ten_megabyte_line_is_event_too_large_and_memory_stays_bounded() {
 }
 
 #[test]
+#[cfg(target_os = "linux")] // MemoryProbe reads /proc
 fn event_of_many_lines_over_the_limit_is_event_too_large_and_memory_stays_bounded() {
     scenario("event_of_many_lines", |_| {
         let line = format!("data: {}\n", "é".repeat(500)); // 1 KiB
@@ -937,6 +941,7 @@ fn redirect_loop_is_a_fatal_http_status_after_max_redirects() {
 }
 
 #[test]
+#[cfg(target_os = "linux")] // MemoryProbe reads /proc
 fn enormous_response_head_is_a_connect_error_and_memory_stays_bounded() {
     scenario("enormous_response_head", |_| {
         // About 1 MiB of header each time, written in pieces.

@@ -24,7 +24,7 @@ const CHILD_CHECKS: [&str; 9] = [
     "last_event_id() is empty",
     "stats() are all zero",
     "restart() is false",
-    "wakeup_fd() is None",
+    "wakeup_handle() is None",
     "poll(None) is Err(Closed) at once",
     "poll_all(None) is Err(Closed) at once",
     "ready_state() after close() is Closed",
@@ -43,7 +43,7 @@ fn check_inherited(client: &Client) -> Result<(), usize> {
         client.last_event_id().is_empty(),
         client.stats() == Stats::default(),
         !client.restart(),
-        client.wakeup_fd().is_none(),
+        client.wakeup_handle().is_none(),
         matches!(client.poll(None), Err(PollError::Closed)),
         matches!(client.poll_all(None), Err(PollError::Closed)),
         {

@@ -1,5 +1,8 @@
 //! Closing and dropping clients in every state leaves no thread and no file descriptor
 //! behind. Alone in its own test binary, so no other test's threads or sockets are counted.
+//! Linux only: threads and descriptors are counted in /proc/self.
+
+#![cfg(target_os = "linux")]
 
 mod support;
 

@@ -1,4 +1,4 @@
-//! Poll mode: the bounded queue, its wakeup fd, backpressure, and how a poll ends.
+//! Poll mode: the bounded queue, its wakeup handle, backpressure, and how a poll ends.
 
 mod support;
 
@@ -18,12 +18,14 @@ fn poll_record(client: &Client) -> Record {
 }
 
 #[test]
-fn poll_mode_delivers_events_and_the_wakeup_fd_tracks_the_queue() {
+fn poll_mode_delivers_events_and_the_wakeup_handle_tracks_the_queue() {
     let server = Server::always(Script::stream_then_hold(
         "id: 1\ndata: a\n\nevent: t\ndata: b\n\n: note\n",
     ));
     let client = Client::open_polled(&fast_config(&server.url("/"))).unwrap();
-    let fd = client.wakeup_fd().expect("poll mode has a wakeup fd");
+    let handle = client
+        .wakeup_handle()
+        .expect("poll mode has a wakeup handle");
 
     let expected = [
         Record::Open(200),
@@ -34,19 +36,19 @@ fn poll_mode_delivers_events_and_the_wakeup_fd_tracks_the_queue() {
     ];
     for want in &expected {
         assert!(
-            fd_readable(fd, TIMEOUT),
-            "the wakeup fd did not become readable while {want:?} was due"
+            handle_readable(handle, TIMEOUT),
+            "the wakeup handle did not become readable while {want:?} was due"
         );
         // Readable means a message is there now: a zero-timeout poll must get it.
         let got = client
             .poll(Some(Duration::ZERO))
             .map(Record::from_message)
-            .unwrap_or_else(|e| panic!("fd readable but poll(0) gave {e:?}"));
+            .unwrap_or_else(|e| panic!("handle readable but poll(0) gave {e:?}"));
         assert_eq!(&got, want);
     }
     assert!(
-        !fd_readable(fd, ms(100)),
-        "the wakeup fd stays readable after the queue was drained"
+        !handle_readable(handle, ms(100)),
+        "the wakeup handle stays readable after the queue was drained"
     );
     assert_eq!(client.poll(Some(Duration::ZERO)), Err(PollError::Timeout));
     assert_eq!(client.ready_state(), ReadyState::Open);
@@ -54,7 +56,7 @@ fn poll_mode_delivers_events_and_the_wakeup_fd_tracks_the_queue() {
 }
 
 #[test]
-fn wakeup_fd_becomes_readable_again_for_later_messages() {
+fn wakeup_handle_becomes_readable_again_for_later_messages() {
     let server = Server::always(
         Script::new()
             .send(ok_stream())
@@ -64,7 +66,7 @@ fn wakeup_fd_becomes_readable_again_for_later_messages() {
             .hold_open(),
     );
     let client = Client::open_polled(&fast_config(&server.url("/"))).unwrap();
-    let fd = client.wakeup_fd().unwrap();
+    let handle = client.wakeup_handle().unwrap();
 
     assert_eq!(poll_record(&client), Record::Open(200));
     assert_eq!(poll_record(&client), Record::State(ReadyState::Open));
@@ -73,14 +75,14 @@ fn wakeup_fd_becomes_readable_again_for_later_messages() {
         Record::Event(Ev::message("first", ""))
     );
     assert!(
-        fd_readable(fd, TIMEOUT),
-        "fd not readable for the second event"
+        handle_readable(handle, TIMEOUT),
+        "handle not readable for the second event"
     );
     assert_eq!(
         client.poll(Some(Duration::ZERO)).map(Record::from_message),
         Ok(Record::Event(Ev::message("second", "")))
     );
-    assert!(!fd_readable(fd, ms(50)));
+    assert!(!handle_readable(handle, ms(50)));
 }
 
 /// The worker queues a read's events and announces them when it is about to wait for the
@@ -101,11 +103,14 @@ fn an_event_is_announced_before_the_worker_waits_for_the_rest_of_its_chunk() {
             .hold_open(),
     );
     let client = Client::open_polled(&fast_config(&server.url("/"))).unwrap();
-    let fd = client.wakeup_fd().unwrap();
+    let handle = client.wakeup_handle().unwrap();
     assert_eq!(poll_record(&client), Record::Open(200));
     assert_eq!(poll_record(&client), Record::State(ReadyState::Open));
     let started = Instant::now();
-    assert!(fd_readable(fd, TIMEOUT), "the event was never announced");
+    assert!(
+        handle_readable(handle, TIMEOUT),
+        "the event was never announced"
+    );
     assert!(
         started.elapsed() < ms(2000),
         "the event was announced only with the next chunk, after {:?}",
@@ -122,7 +127,7 @@ fn an_event_is_announced_before_the_worker_waits_for_the_rest_of_its_chunk() {
 fn poll_times_out_when_nothing_is_queued() {
     let server = Server::always(Script::silent());
     let client = Client::open_polled(&fast_config(&server.url("/"))).unwrap();
-    let fd = client.wakeup_fd().unwrap();
+    let handle = client.wakeup_handle().unwrap();
 
     assert_eq!(client.poll(Some(Duration::ZERO)), Err(PollError::Timeout));
     let started = Instant::now();
@@ -132,7 +137,7 @@ fn poll_times_out_when_nothing_is_queued() {
         "poll(100 ms) returned after {:?}",
         started.elapsed()
     );
-    assert!(!fd_readable(fd, Duration::ZERO));
+    assert!(!handle_readable(handle, Duration::ZERO));
     assert_eq!(client.ready_state(), ReadyState::Connecting);
 }
 
@@ -143,7 +148,7 @@ fn callback_mode_client_has_no_queue() {
     let client = Client::open(&fast_config(&server.url("/")), recorder).unwrap();
     assert_eq!(client.poll(Some(Duration::ZERO)), Err(PollError::WrongMode));
     assert_eq!(client.poll(None), Err(PollError::WrongMode));
-    assert_eq!(client.wakeup_fd(), None);
+    assert_eq!(client.wakeup_handle(), None);
 }
 
 #[test]
@@ -179,7 +184,7 @@ fn small_queue_applies_backpressure_without_losing_events() {
 fn poll_after_give_up_drains_error_and_closed_then_reports_closed() {
     let server = Server::always(Script::status(404, &[]));
     let client = Client::open_polled(&fast_config(&server.url("/"))).unwrap();
-    let fd = client.wakeup_fd().unwrap();
+    let handle = client.wakeup_handle().unwrap();
 
     match poll_record(&client) {
         Record::Error(error) => {
@@ -199,7 +204,7 @@ fn poll_after_give_up_drains_error_and_closed_then_reports_closed() {
     );
     assert_eq!(client.poll(Some(Duration::ZERO)), Err(PollError::Closed));
     assert_eq!(client.poll(None), Err(PollError::Closed));
-    assert!(!fd_readable(fd, Duration::ZERO));
+    assert!(!handle_readable(handle, Duration::ZERO));
     assert_eq!(client.ready_state(), ReadyState::Closed);
 }
 
@@ -231,9 +236,9 @@ fn messages_queued_before_close_are_still_handed_out() {
     let mut config = fast_config(&server.url("/"));
     config.set_queue_capacity(4).unwrap();
     let client = Client::open_polled(&config).unwrap();
-    let fd = client.wakeup_fd().unwrap();
+    let handle = client.wakeup_handle().unwrap();
 
-    assert!(fd_readable(fd, TIMEOUT));
+    assert!(handle_readable(handle, TIMEOUT));
     std::thread::sleep(ms(100));
     client.close();
 
@@ -263,7 +268,7 @@ fn dropping_a_client_blocked_on_a_full_queue_joins_promptly() {
     config.set_queue_capacity(1).unwrap();
     let client = Client::open_polled(&config).unwrap();
 
-    assert!(fd_readable(client.wakeup_fd().unwrap(), TIMEOUT));
+    assert!(handle_readable(client.wakeup_handle().unwrap(), TIMEOUT));
     std::thread::sleep(ms(100)); // the worker is now blocked on the full queue
     let (_, took) = within(Duration::from_secs(10), "drop", move || drop(client));
     assert!(took < PROMPTLY, "drop took {took:?}");
@@ -295,15 +300,15 @@ fn poll_mode_reports_reconnects_in_order() {
 }
 
 #[test]
-fn wakeup_fd_is_not_left_readable_by_a_host_polling_concurrently() {
+fn wakeup_handle_is_not_left_readable_by_a_host_polling_concurrently() {
     // The host polls as fast as it can while the worker queues: once everything was taken
-    // the fd must be unreadable again (readable exactly while messages are queued). The
+    // the handle must be unreadable again (readable exactly while messages are queued). The
     // race this probes is narrow (about one round in four hits it on a 2-CPU machine), so the
     // scenario runs 20 rounds.
     for round in 0..20 {
         if let Err(spurious) = drain_while_streaming(20_000) {
             panic!(
-                "round {round}: the wakeup fd is readable with an empty queue after the host \
+                "round {round}: the wakeup handle is readable with an empty queue after the host \
                  took every message ({spurious} wakeups without a message while draining); \
                  a level-triggered poll(2)/epoll host would now spin"
             );
@@ -312,12 +317,12 @@ fn wakeup_fd_is_not_left_readable_by_a_host_polling_concurrently() {
 }
 
 /// Streams `count` events to a poll-mode client whose host polls without pause; Err(number
-/// of spurious wakeups) when the fd is left readable with nothing queued.
+/// of spurious wakeups) when the handle is left readable with nothing queued.
 fn drain_while_streaming(count: usize) -> Result<(), usize> {
     let stream: String = (0..count).map(|i| format!("data: {i}\n\n")).collect();
     let server = Server::always(Script::stream_then_hold(stream));
     let client = Client::open_polled(&fast_config(&server.url("/"))).unwrap();
-    let fd = client.wakeup_fd().unwrap();
+    let handle = client.wakeup_handle().unwrap();
 
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut events = 0;
@@ -333,17 +338,17 @@ fn drain_while_streaming(count: usize) -> Result<(), usize> {
                 }
             }
             Err(PollError::Timeout) => {
-                // A timeout right after the fd was seen readable with a timeout before it.
+                // A timeout right after the handle was seen readable with a timeout before it.
                 if readable_but_empty {
                     spurious += 1;
                 }
-                readable_but_empty = fd_readable(fd, Duration::ZERO);
+                readable_but_empty = handle_readable(handle, Duration::ZERO);
             }
             Err(e) => panic!("{e:?}"),
         }
     }
     assert_eq!(client.poll(Some(ms(20))), Err(PollError::Timeout));
-    match fd_readable(fd, ms(20)) {
+    match handle_readable(handle, ms(20)) {
         true => Err(spurious),
         false => Ok(()),
     }

@@ -29,6 +29,20 @@ cargo fmt --all -- --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
 
+step "Windows (x86_64-pc-windows-gnu): cargo clippy --all-targets"
+rustup target list --installed | grep -qx x86_64-pc-windows-gnu \
+  || rustup target add x86_64-pc-windows-gnu
+# ring's build script compiles C with the MinGW cross compiler.
+command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1 || {
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends gcc-mingw-w64-x86-64
+}
+cargo clippy --target x86_64-pc-windows-gnu --all-targets -- -D warnings
+
+step "macOS (aarch64-apple-darwin): cargo clippy --all-targets, a check without the SDK"
+bash tools/check-macos/run.sh
+
 step "header matches the sources (tools/gen-header --check)"
 # An explicit step, not build.rs: no build writes into the source tree.
 cargo run --quiet --manifest-path tools/gen-header/Cargo.toml -- --check
@@ -47,6 +61,11 @@ bash tests/api_contract.sh
 
 step "cargo test"
 cargo test --all-targets
+
+step "the POSIX pipe wakeup (the macOS/BSD path), forced on Linux"
+cargo test --features pipe-wakeup --lib
+cargo test --features pipe-wakeup --test poll_mode
+SSE_CARGO_FEATURES=pipe-wakeup SSE_SKIP_VALGRIND=1 bash tests/c/run.sh
 
 step "fuzz the Retry-After parser (cargo-fuzz, nightly; 20 s)"
 bash fuzz/run.sh 20 retry_after

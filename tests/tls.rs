@@ -371,7 +371,7 @@ fn set_client_cert_files_refuses_bad_inputs_with_the_reason() {
 }
 
 #[test]
-fn system_trust_roots_read_the_bundle_named_by_ssl_cert_file() {
+fn system_trust_roots_read_the_bundle_of_ssl_cert_file_and_the_directory_of_ssl_cert_dir() {
     // The one test that changes the environment: no other test runs meanwhile.
     let _env = environment_exclusive();
     let deployment = PrivateDeployment::start("system_roots");
@@ -396,6 +396,18 @@ fn system_trust_roots_read_the_bundle_named_by_ssl_cert_file() {
     let error = first_error(&config);
     assert!(error.message.contains("unknown issuer"), "{error:?}");
     config.add_ca_file(&deployment.ca_file).unwrap();
+    expect_events(&config);
+
+    // SSL_CERT_DIR, a directory of c_rehash-named files (the hash is not checked), is read
+    // together with SSL_CERT_FILE, and alone.
+    let cert_dir = deployment.files.path().join("certs");
+    std::fs::create_dir(&cert_dir).unwrap();
+    std::fs::copy(&deployment.ca_file, cert_dir.join("0a1b2c3d.0")).unwrap();
+    std::env::set_var("SSL_CERT_DIR", &cert_dir);
+    let mut config = https_config(&url);
+    config.set_trust_roots(TrustRoots::System);
+    expect_events(&config);
+    std::env::remove_var("SSL_CERT_FILE");
     expect_events(&config);
 
     for (name, value) in [("SSL_CERT_FILE", saved.0), ("SSL_CERT_DIR", saved.1)] {

@@ -230,7 +230,7 @@ struct SseEventSource::Decoder
 // Taken at the start of a batch: after each signal, is this still the same stream on the
 // same thread? A slot may have closed, reopened or deleted the source (a generation, not
 // the handle, tells: a reopened client may reuse the old one's address), or moved it to
-// another thread, where the notifier (moved along, the fd still readable) delivers the
+// another thread, where the notifier (moved along, the handle still readable) delivers the
 // rest.
 struct SseEventSource::Guard
 {
@@ -534,7 +534,9 @@ void SseEventSource::open()
     }
     m_client = client;
     // Created here, on the object's thread, as a child: moveToThread() takes it along.
-    m_notifier = new QSocketNotifier(qintptr(sse_client_wakeup_fd(client)), QSocketNotifier::Read, this);
+    // The wakeup handle, not the fd: a descriptor on POSIX, a SOCKET on Windows, what
+    // QSocketNotifier takes on each platform.
+    m_notifier = new QSocketNotifier(qintptr(sse_client_wakeup_handle(client)), QSocketNotifier::Read, this);
     connect(m_notifier, &QSocketNotifier::activated, this, &SseEventSource::drain);
     setReadyState(Connecting);
 }
@@ -566,7 +568,7 @@ void SseEventSource::restart()
 
 void SseEventSource::releaseClient()
 {
-    // The notifier goes first: the fd it watches belongs to the client. Deleting it from
+    // The notifier goes first: the handle it watches belongs to the client. Deleting it from
     // its own activated() signal (close() called from a slot) is supported by Qt, and
     // deleting (rather than deleteLater) also drops a re-enable that a moveToThread()
     // may have queued for it.
@@ -589,14 +591,14 @@ void SseEventSource::drain()
         return;
     // One call takes everything queued (at most the queue capacity, 4096 messages by
     // default): one lock and no allocation per message. Whatever arrives meanwhile makes
-    // the fd readable again, and the notifier fires once the event loop runs.
+    // the handle readable again, and the notifier fires once the event loop runs.
     sse_batch *batch = nullptr;
     const sse_result r = sse_client_poll_batch(m_client, 0, &batch);
     if (r == SSE_ERROR_TIMEOUT)
         return;
     if (r != SSE_OK) {
         // SSE_ERROR_CLOSED: the worker ended (its CLOSED state was delivered). Anything
-        // else would be a library bug; report it rather than spin on a readable fd.
+        // else would be a library bug; report it rather than spin on a readable handle.
         const QString detail = describeFailure(QStringLiteral("sse_client_poll_batch"), r);
         releaseClient();
         if (r != SSE_ERROR_CLOSED) {

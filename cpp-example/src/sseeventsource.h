@@ -67,8 +67,8 @@ Q_DECLARE_METATYPE(SseEvent)
 //
 // Threading: an SseEventSource lives in one thread, like every QObject. All signals are
 // emitted on that thread (the library's worker thread never touches this object: messages
-// are queued by the C library and drained here when a QSocketNotifier on its wakeup fd
-// fires). Call open(), close() and the setters on the object's thread (from another
+// are queued by the C library and drained here when a QSocketNotifier on its wakeup
+// handle fires: a descriptor on POSIX, a SOCKET on Windows). Call open(), close() and the setters on the object's thread (from another
 // thread use QMetaObject::invokeMethod). moveToThread() works, also while open.
 //
 // Configuration (headers, method, body, timeouts...) is applied on the next open().
@@ -108,7 +108,7 @@ public:
         ReadTimeout = 5,   // nothing arrived within the read timeout
         EventTooLarge = 6, // an event exceeded maxEventSize
         Configuration = 100, // open() rejected the configuration (URL, header, ...)
-        Resource = 101,      // open() could not start the client (thread, fd)
+        Resource = 101,      // open() could not start the client (thread, wakeup handle)
     };
     Q_ENUM(ErrorKind)
 

@@ -111,12 +111,12 @@ impl Handler for CallbackHandler {
 /// `callbacks == NULL` selects poll mode: read messages with `sse_client_poll`.
 /// On success `*out` receives a client that must be released with `sse_client_free`; on
 /// failure `*out` is not written. SSE_ERROR_NULL_ARGUMENT if `config` or `out` is NULL;
-/// SSE_ERROR_RESOURCE if the thread or the wakeup fd cannot be created.
+/// SSE_ERROR_RESOURCE if the thread or the wakeup handle cannot be created.
 ///
 /// The client belongs to this process. A child of fork() inherits it without its worker
 /// (see fork() at the top of this header): every call on it in the child returns at once
 /// as for a closed client, and sse_client_free releases nothing there. A child that needs
-/// a stream opens a client of its own. The client's sockets and wakeup fd are
+/// a stream opens a client of its own. The client's sockets and wakeup handle are
 /// close-on-exec.
 ///
 /// # Safety
@@ -254,7 +254,7 @@ pub unsafe extern "C" fn sse_client_free(client: *mut sse_client) {
 /// queued before has been taken. SSE_ERROR_WRONG_MODE: the client uses callbacks.
 /// SSE_ERROR_CLOSED at once, whatever `timeout_ms` and the mode, for a client inherited
 /// across fork().
-/// Drain in a loop until SSE_ERROR_TIMEOUT with `timeout_ms` 0 when the wakeup fd fires,
+/// Drain in a loop until SSE_ERROR_TIMEOUT with `timeout_ms` 0 when the wakeup handle fires,
 /// or take everything at once with `sse_client_poll_batch` (faster for busy streams).
 ///
 /// # Safety
@@ -330,16 +330,12 @@ fn poll_failure(error: PollError) -> sse_result {
     }
 }
 
-/// Poll mode: a file descriptor that is readable while at least one message is queued,
-/// for poll(2), epoll or a QSocketNotifier. Do not read, write or close it: the client
-/// owns it until `sse_client_free`. Returns -1 in callback mode or for NULL, and for a
-/// client inherited across fork() (reading the parent's eventfd would take the parent's
-/// wakeups). The fd is close-on-exec.
-///
-/// The worker announces what it queued (makes the fd readable, wakes blocked polls) when
-/// it has read every byte that has arrived so far, or sooner once a quarter of the
-/// capacity is queued: one wakeup per burst, not per socket read. A poll with a zero
-/// timeout may take messages a moment before they are announced.
+/// Poll mode, POSIX: the file descriptor of `sse_client_wakeup_handle` (the same number),
+/// for poll(2), epoll, kqueue or a QSocketNotifier. On Windows, which has no such
+/// descriptor, it returns -1: use `sse_client_wakeup_handle`, which works everywhere. -1
+/// also in callback mode or for NULL, and for a client inherited across fork(). When it
+/// is readable, and who owns it (the client: do not read, write or close it), as for
+/// `sse_client_wakeup_handle`.
 ///
 /// # Safety
 /// `client` NULL or live.
@@ -347,8 +343,48 @@ fn poll_failure(error: PollError) -> sse_result {
 pub unsafe extern "C" fn sse_client_wakeup_fd(client: *const sse_client) -> i32 {
     ffi_boundary!(-1, {
         // SAFETY: as promised by the caller.
+        let handle = unsafe { client.as_ref() }.and_then(|c| c.inner.wakeup_handle());
+        handle.and_then(wakeup_fd_of).unwrap_or(-1)
+    })
+}
+
+/// The file descriptor a wakeup handle is, where handles are descriptors (POSIX).
+fn wakeup_fd_of(handle: isize) -> Option<i32> {
+    match cfg!(unix) {
+        true => i32::try_from(handle).ok(),
+        false => None,
+    }
+}
+
+/// C's `intptr_t` (the header prints it so; cbindgen would print `isize` as `ptrdiff_t`).
+#[allow(non_camel_case_types)]
+type sse_intptr_t = isize;
+
+/// Poll mode: what an event loop waits on, readable while at least one message is queued
+/// and announced. POSIX: a file descriptor, the same as `sse_client_wakeup_fd` (poll(2),
+/// epoll, kqueue). Windows: a SOCKET (select, WSAPoll and QSocketNotifier accept it). In
+/// Qt: `QSocketNotifier(qintptr(sse_client_wakeup_handle(c)), QSocketNotifier::Read)` on
+/// every platform. Do not read, write or close it: the client owns it until
+/// `sse_client_free`. Returns -1 in callback mode or for NULL, and for a client inherited
+/// across fork() (reading the parent's descriptor would take the parent's wakeups). It is
+/// close-on-exec (on Windows: not inherited by child processes).
+///
+/// The handle is readable from the moment the client announces queued messages until the
+/// host has taken every message, under the same rule on every platform: drain in a loop
+/// (`sse_client_poll_batch` with `timeout_ms` 0 until SSE_ERROR_TIMEOUT) when it fires.
+/// The worker announces what it queued (makes the handle readable, wakes blocked polls)
+/// when it has read every byte that has arrived so far, or sooner once a quarter of the
+/// capacity is queued: one wakeup per burst, not per socket read. A poll with a zero
+/// timeout may take messages a moment before they are announced.
+///
+/// # Safety
+/// `client` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn sse_client_wakeup_handle(client: *const sse_client) -> sse_intptr_t {
+    ffi_boundary!(-1, {
+        // SAFETY: as promised by the caller.
         unsafe { client.as_ref() }
-            .and_then(|c| c.inner.wakeup_fd())
+            .and_then(|c| c.inner.wakeup_handle())
             .unwrap_or(-1)
     })
 }

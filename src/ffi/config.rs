@@ -360,8 +360,10 @@ pub enum sse_trust_roots {
     /// The Mozilla root program, bundled in the library (the default): the same trust on
     /// every machine.
     SSE_TRUST_BUNDLED = 0,
-    /// The operating system's trust store (on Linux the distribution's CA bundle,
-    /// e.g. /etc/ssl/certs/ca-certificates.crt; SSL_CERT_FILE overrides it).
+    /// The operating system's trust store, read when a client opens: the Windows
+    /// certificate store, the macOS keychain, elsewhere the distribution's CA bundle.
+    /// SSL_CERT_FILE / SSL_CERT_DIR, when set, are read instead. An empty store logs a
+    /// warning and the bundled roots are used.
     SSE_TRUST_SYSTEM = 1,
 }
 

@@ -444,6 +444,8 @@ static void child_check_inherited(sse_client *client, const char *name, int base
     }
     if (sse_client_wakeup_fd(client) != -1) child_fail(base + 3, "%s: wakeup_fd is not -1", name);
     child_no_panic(base + 3, "sse_client_wakeup_fd");
+    if (sse_client_wakeup_handle(client) != -1) child_fail(base + 3, "%s: wakeup_handle is not -1", name);
+    child_no_panic(base + 3, "sse_client_wakeup_handle");
     r = sse_client_restart(client);
     if (r != SSE_ERROR_CLOSED) child_fail(base + 4, "%s: restart -> %s", name, sse_result_name(r));
     /* Wait without limit: an inherited client answers at once (the alarm catches a hang). */

@@ -9,6 +9,8 @@
 #
 # Environment: CC (default cc), CXX (default g++), CARGO (default cargo),
 # SSE_SKIP_VALGRIND=1 to skip the valgrind runs,
+# SSE_CARGO_FEATURES: cargo features of the library built and tested (CI: pipe-wakeup, so
+# that the C tests also run against the macOS/BSD pipe wakeup),
 # SSE_THREAD_TOOL=helgrind|drd|none: the thread checker for the stress test (default helgrind).
 # The stress stages all run even when one fails; the script then fails naming them.
 set -euo pipefail
@@ -25,7 +27,9 @@ run() {
 }
 
 cd "$root"
-run "$CARGO" build
+cargo_features=()
+if [[ -n "${SSE_CARGO_FEATURES:-}" ]]; then cargo_features=(--features "$SSE_CARGO_FEATURES"); fi
+run "$CARGO" build "${cargo_features[@]}"
 
 # Honour CARGO_TARGET_DIR when set; the default is target/ in the repository root.
 target_dir="${CARGO_TARGET_DIR:-$root/target}"

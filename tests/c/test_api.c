@@ -4,7 +4,7 @@
  * It starts its own loopback HTTP server (a pthread with real sockets on 127.0.0.1, an
  * ephemeral port) that records each request head and answers with a scripted response,
  * and drives the library through it: hostile input, callback mode with a reconnect,
- * close from inside a callback, fatal responses, poll mode with the wakeup fd, the log
+ * close from inside a callback, fatal responses, poll mode with the wakeup handle, the log
  * callback, the request and response hooks, restart, stats, failed_attempts and the
  * POST replay rule. One line per check, then "N passed, M failed"; exit status 1 if M > 0.
  *
@@ -840,6 +840,7 @@ static void test_hostile_input(void)
     check_result(sse_client_open(c, NULL, NULL), SSE_ERROR_NULL_ARGUMENT, "sse_client_open(c, NULL, NULL out)");
     check(sse_client_ready_state(NULL) == SSE_STATE_CLOSED, "sse_client_ready_state(NULL) == SSE_STATE_CLOSED");
     check(sse_client_wakeup_fd(NULL) == -1, "sse_client_wakeup_fd(NULL) == -1");
+    check(sse_client_wakeup_handle(NULL) == -1, "sse_client_wakeup_handle(NULL) == -1");
     m = (sse_message *)sentinel;
     check_result(sse_client_poll(NULL, 0, &m), SSE_ERROR_NULL_ARGUMENT, "sse_client_poll(NULL, 0, &m)");
     check(m == (sse_message *)sentinel, "  and *out untouched");
@@ -928,6 +929,7 @@ static void test_callback_mode(void)
     if (r != SSE_OK || client == NULL) goto out_server;
 
     check(sse_client_wakeup_fd(client) == -1, "sse_client_wakeup_fd on a callback-mode client == -1");
+    check(sse_client_wakeup_handle(client) == -1, "sse_client_wakeup_handle on a callback-mode client == -1");
     m = NULL;
     check_result(sse_client_poll(client, 0, &m), SSE_ERROR_WRONG_MODE, "sse_client_poll on a callback-mode client");
     check(m == NULL, "  and *out untouched");
@@ -1195,7 +1197,14 @@ static int fd_readable(int fd, int timeout_ms)
     return poll(&p, 1, timeout_ms) == 1 && (p.revents & POLLIN) != 0;
 }
 
-/* Poll mode with the wakeup fd. */
+/* Whether a wakeup handle is readable within `timeout_ms`, as a POSIX host's event loop
+ * sees it: on POSIX the handle is a file descriptor. */
+static int handle_readable(intptr_t handle, int timeout_ms)
+{
+    return fd_readable((int)handle, timeout_ms);
+}
+
+/* Poll mode with the wakeup handle (and the wakeup fd, the same descriptor on POSIX). */
 static void test_poll_mode(void)
 {
     static const char body[] = ": ping\n\nevent: update\nid: p1\ndata: payload\n\n";
@@ -1212,7 +1221,8 @@ static void test_poll_mode(void)
     size_t nkinds = 0;
     size_t n;
     int fd, ok, seen_event = 0, bad_views = 0, open_status = -1, nstate = 0, state_ok = 1;
-    int comment_ok = -1;
+    int comment_ok = -1, wakeups = 0, spurious = 0;
+    intptr_t handle;
     sse_result drain_end = SSE_ERROR_TIMEOUT;
     long long deadline, t0;
 
@@ -1241,6 +1251,11 @@ static void test_poll_mode(void)
     check(fd >= 0, "sse_client_wakeup_fd >= 0 (got %d)", fd);
     check(fd == sse_client_wakeup_fd(client), "sse_client_wakeup_fd is stable");
     check(fd < 0 || !fd_readable(fd, 0), "the wakeup fd is not readable before anything arrives");
+    handle = sse_client_wakeup_handle(client);
+    check(handle == (intptr_t)fd, "sse_client_wakeup_handle == sse_client_wakeup_fd on POSIX (%ld, %d)", (long)handle,
+          fd);
+    check(handle == sse_client_wakeup_handle(client), "sse_client_wakeup_handle is stable");
+    check(handle < 0 || !handle_readable(handle, 0), "the wakeup handle is not readable before anything arrives");
     m = NULL;
     check_result(sse_client_poll(client, 0, &m), SSE_ERROR_TIMEOUT, "sse_client_poll(c, 0) with nothing queued");
     t0 = now_ms();
@@ -1249,16 +1264,23 @@ static void test_poll_mode(void)
     check(m == NULL, "  *out untouched");
     check_result(sse_client_poll(client, 0, NULL), SSE_ERROR_NULL_ARGUMENT, "sse_client_poll(c, 0, NULL)");
 
-    if (fd >= 0) {
-        check(fd_readable(fd, (int)g_wait_ms), "poll(2) on the wakeup fd becomes readable when messages arrive");
+    if (handle >= 0) {
+        check(handle_readable(handle, (int)g_wait_ms), "poll(2) on the wakeup handle becomes readable when messages arrive");
     }
+    /* The rule: readable while at least one announced message is not taken. So each time
+     * the handle is readable, this host (the only taker) finds a message. */
     deadline = now_ms() + g_wait_ms;
     while (!seen_event && now_ms() < deadline) {
-        if (fd >= 0) fd_readable(fd, 50);
+        int taken = 0, readable = handle >= 0 && handle_readable(handle, 50);
         for (;;) {
             m = NULL;
             r = sse_client_poll(client, 0, &m);
-            if (r != SSE_OK) break;
+            if (r != SSE_OK) {
+                if (readable && taken == 0) spurious++;
+                break;
+            }
+            taken++;
+            wakeups += readable && taken == 1;
             switch (sse_message_kind_of(m)) {
             case SSE_MESSAGE_OPEN:
                 if (nkinds + 1 < sizeof kinds) kinds[nkinds++] = 'o';
@@ -1311,6 +1333,9 @@ static void test_poll_mode(void)
     }
     check(drain_end == SSE_ERROR_TIMEOUT, "each drain with sse_client_poll(c, 0) ends with SSE_ERROR_TIMEOUT (got %s)",
           sse_result_name(drain_end));
+    check(wakeups > 0 && spurious == 0,
+          "each time the wakeup handle was readable a message was queued (%d wakeups, %d with nothing queued)", wakeups,
+          spurious);
     kinds[nkinds] = '\0';
     check(seen_event, "the EVENT message arrived");
     check(strcmp(kinds, "osce") == 0,
@@ -1320,6 +1345,7 @@ static void test_poll_mode(void)
     check(comment_ok == 1, "COMMENT message: \"ping\" with length 4");
     check(bad_views == 0, "accessors of other kinds return NULL/0/CLOSED (%d wrong)", bad_views);
     if (fd >= 0) check(!fd_readable(fd, 0), "after draining, the wakeup fd is not readable (poll timeout 0 returns 0)");
+    if (handle >= 0) check(!handle_readable(handle, 0), "after draining, the wakeup handle is not readable");
     m = NULL;
     check_result(sse_client_poll(client, 0, &m), SSE_ERROR_TIMEOUT, "sse_client_poll(c, 0) after draining");
     n = sse_client_last_event_id(client, buf, sizeof buf);

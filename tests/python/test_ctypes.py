@@ -167,6 +167,8 @@ def load_library(path):
         ("sse_client_free", None, [c_void_p]),
         ("sse_client_poll", c_int, [c_void_p, c_int32, POINTER(c_void_p)]),
         ("sse_client_wakeup_fd", c_int32, [c_void_p]),
+        # intptr_t: pointer-sized and signed, as ssize_t is on every platform we build for.
+        ("sse_client_wakeup_handle", ctypes.c_ssize_t, [c_void_p]),
         ("sse_message_kind_of", c_int, [c_void_p]),
         ("sse_message_event", POINTER(SseEvent), [c_void_p]),
         ("sse_message_error", POINTER(SseError), [c_void_p]),
@@ -491,6 +493,7 @@ class AbiBasics(unittest.TestCase):
         self.assertEqual(LIB.sse_client_poll(None, 0, byref(msg)), SSE_ERROR_NULL_ARGUMENT)
         self.assertEqual(LIB.sse_client_ready_state(None), SSE_STATE_CLOSED)
         self.assertEqual(LIB.sse_client_wakeup_fd(None), -1)
+        self.assertEqual(LIB.sse_client_wakeup_handle(None), -1)
         self.assertEqual(LIB.sse_client_last_event_id(None, None, 0), 0)
         self.assertEqual(LIB.sse_message_kind_of(None), SSE_MESSAGE_STATE)
         self.assertFalse(LIB.sse_message_event(None))
@@ -572,6 +575,7 @@ class CallbackMode(unittest.TestCase):
             msg = c_void_p()
             self.assertEqual(LIB.sse_client_poll(client, 0, byref(msg)), SSE_ERROR_WRONG_MODE)
             self.assertEqual(LIB.sse_client_wakeup_fd(client), -1)
+            self.assertEqual(LIB.sse_client_wakeup_handle(client), -1)
         finally:
             LIB.sse_client_close(client)
         self.assertEqual(LIB.sse_client_ready_state(client), SSE_STATE_CLOSED)
@@ -654,11 +658,16 @@ class PollMode(unittest.TestCase):
             finally:
                 LIB.sse_message_free(msg)
 
-    def test_wakeup_fd_and_drain_until_timeout(self):
+    def test_wakeup_handle_and_drain_until_timeout(self):
         client = self.open_poll_client(self.server.url)
         try:
+            # select() takes the handle on every platform: a descriptor on POSIX (the
+            # wakeup fd), a SOCKET on Windows (where there is no wakeup fd).
+            handle = LIB.sse_client_wakeup_handle(client)
+            self.assertGreaterEqual(handle, 0)
+            self.assertEqual(LIB.sse_client_wakeup_handle(client), handle, "not stable")
             fd = LIB.sse_client_wakeup_fd(client)
-            self.assertGreaterEqual(fd, 0)
+            self.assertEqual(fd, handle if os.name == "posix" else -1)
             items = []
             wakeups = 0
             deadline = time.monotonic() + TIMEOUT
@@ -670,18 +679,18 @@ class PollMode(unittest.TestCase):
                     "timed out: messages %r; server problems %r"
                     % (items, self.server.problems),
                 )
-                readable, _, _ = select.select([fd], [], [], left)
+                readable, _, _ = select.select([handle], [], [], left)
                 if not readable:
                     continue
                 wakeups += 1
                 batch = self.drain(client)
-                self.assertTrue(batch, "the wakeup fd was readable with nothing queued")
+                self.assertTrue(batch, "the wakeup handle was readable with nothing queued")
                 items.extend(batch)
-                # Drained: the fd must no longer be readable (until the next message).
-                readable, _, _ = select.select([fd], [], [], 0)
+                # Drained: the handle must no longer be readable (until the next message).
+                readable, _, _ = select.select([handle], [], [], 0)
                 if readable:
                     more = self.drain(client)
-                    self.assertTrue(more, "the wakeup fd stayed readable on an empty queue")
+                    self.assertTrue(more, "the wakeup handle stayed readable on an empty queue")
                     items.extend(more)
 
             self.assertEqual(self.server.problems, [])
@@ -719,18 +728,18 @@ class PollMode(unittest.TestCase):
     def test_batches_carry_the_same_sequence_as_single_messages(self):
         client = self.open_poll_client(self.server.url)
         try:
-            fd = LIB.sse_client_wakeup_fd(client)
+            handle = LIB.sse_client_wakeup_handle(client)
             items = []
             deadline = time.monotonic() + TIMEOUT
             while len([i for i in items if i[0] == "event"]) < len(EXPECTED_EVENTS):
                 left = deadline - time.monotonic()
                 self.assertGreater(left, 0, "timed out: messages %r" % (items,))
-                readable, _, _ = select.select([fd], [], [], left)
+                readable, _, _ = select.select([handle], [], [], left)
                 if not readable:
                     continue
                 batch = c_void_p()
                 rc = LIB.sse_client_poll_batch(client, 0, byref(batch))
-                self.assertEqual(rc, SSE_OK, "readable fd, but %s" % RESULT_NAMES.get(rc, rc))
+                self.assertEqual(rc, SSE_OK, "readable handle, but %s" % RESULT_NAMES.get(rc, rc))
                 try:
                     count = LIB.sse_batch_len(batch)
                     self.assertGreater(count, 0)

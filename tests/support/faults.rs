@@ -253,6 +253,7 @@ impl Census {
 }
 
 /// One field of /proc/self/status, in KiB.
+#[cfg(target_os = "linux")]
 fn status_kib(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with(field))?;
@@ -265,12 +266,15 @@ fn status_kib(field: &str) -> Option<u64> {
 }
 
 /// Measures how much the resident set grows: the peak (VmHWM, reset through
-/// /proc/self/clear_refs) when the kernel allows it, else the current VmRSS.
+/// /proc/self/clear_refs) when the kernel allows it, else the current VmRSS. Linux only:
+/// it reads /proc.
+#[cfg(target_os = "linux")]
 pub struct MemoryProbe {
     baseline_kib: u64,
     peak: bool,
 }
 
+#[cfg(target_os = "linux")]
 impl MemoryProbe {
     pub fn start() -> MemoryProbe {
         // "5" resets the peak resident set size to the current one (Linux 4.0+).

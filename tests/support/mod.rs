@@ -8,7 +8,6 @@
 use std::collections::HashMap;
 use std::io::{ErrorKind as IoErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
@@ -549,21 +548,9 @@ fn hold_open(stream: &mut TcpStream, shutdown: &AtomicBool) {
 
 /// Sets SO_LINGER 0, so that closing the socket sends the peer an RST instead of a FIN.
 pub fn reset_on_close(stream: &TcpStream) {
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: a valid socket and a live linger struct of the size passed.
-    let rc = unsafe {
-        libc::setsockopt(
-            stream.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&linger as *const libc::linger).cast::<libc::c_void>(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(rc, 0, "setsockopt(SO_LINGER)");
+    socket2::SockRef::from(stream)
+        .set_linger(Some(Duration::ZERO))
+        .expect("SO_LINGER 0");
 }
 
 /// Reads one request (head, then a Content-Length or chunked body). None when the client
@@ -1056,26 +1043,66 @@ pub fn within<T: Send + 'static>(
     }
 }
 
-/// Whether `fd` is readable right now (poll(2) with a zero timeout).
-pub fn fd_readable(fd: std::os::fd::RawFd, timeout: Duration) -> bool {
-    let mut pfd = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd.
-    let n = unsafe { libc::poll(&mut pfd, 1, timeout.as_millis() as libc::c_int) };
-    n == 1 && pfd.revents & libc::POLLIN != 0
+/// Whether a client's wakeup handle is readable within `timeout` (zero: right now), as a
+/// host's event loop sees it: poll(2) on POSIX, WSAPoll on Windows.
+pub fn handle_readable(handle: isize, timeout: Duration) -> bool {
+    let timeout_ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+    readiness::readable_within(handle, timeout_ms)
 }
 
-/// The first `count` messages of a poll-mode client, taken only when its wakeup fd says
-/// they were announced (a poll may take queued messages before that): fails when the fd
+#[cfg(unix)]
+mod readiness {
+    pub fn readable_within(handle: isize, timeout_ms: i32) -> bool {
+        let mut pfd = libc::pollfd {
+            fd: handle as libc::c_int,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        let n = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
+        n == 1 && pfd.revents & libc::POLLIN != 0
+    }
+}
+
+#[cfg(windows)]
+mod readiness {
+    /// WSAPOLLFD of winsock2.h.
+    #[repr(C)]
+    struct PollFd {
+        fd: usize,
+        events: i16,
+        revents: i16,
+    }
+    const POLLRDNORM: i16 = 0x0100;
+
+    #[link(name = "ws2_32")]
+    extern "system" {
+        fn WSAPoll(fds: *mut PollFd, count: u32, timeout_ms: i32) -> i32;
+    }
+
+    pub fn readable_within(handle: isize, timeout_ms: i32) -> bool {
+        let mut pfd = PollFd {
+            fd: handle as usize,
+            events: POLLRDNORM,
+            revents: 0,
+        };
+        // SAFETY: one valid WSAPOLLFD.
+        let n = unsafe { WSAPoll(&mut pfd, 1, timeout_ms) };
+        n == 1 && pfd.revents & POLLRDNORM != 0
+    }
+}
+
+/// The first `count` messages of a poll-mode client, taken only when its wakeup handle
+/// says they were announced (a poll may take queued messages before that): fails when it
 /// stays quiet for [`TIMEOUT`] while messages are due.
 pub fn poll_announced(client: &Client, count: usize) -> Vec<Record> {
-    let fd = client.wakeup_fd().expect("a poll-mode client");
+    let handle = client.wakeup_handle().expect("a poll-mode client");
     let mut polled = Vec::new();
     while polled.len() < count {
-        assert!(fd_readable(fd, TIMEOUT), "not announced after {polled:?}");
+        assert!(
+            handle_readable(handle, TIMEOUT),
+            "not announced after {polled:?}"
+        );
         while let Ok(message) = client.poll(Some(Duration::ZERO)) {
             polled.push(Record::from_message(message));
         }
