@@ -1197,11 +1197,15 @@ static int fd_readable(int fd, int timeout_ms)
     return poll(&p, 1, timeout_ms) == 1 && (p.revents & POLLIN) != 0;
 }
 
-/* Whether a wakeup handle is readable within `timeout_ms`, as a POSIX host's event loop
- * sees it: on POSIX the handle is a file descriptor. */
+/* Whether a wakeup handle is readable within `timeout_ms`, as a host's event loop sees
+ * it: a file descriptor on POSIX (poll), a SOCKET on Windows (WSAPoll). */
 static int handle_readable(intptr_t handle, int timeout_ms)
 {
-    return fd_readable((int)handle, timeout_ms);
+    struct pollfd p;
+    p.fd = (socket_t)handle;
+    p.events = POLLIN;
+    p.revents = 0;
+    return poll(&p, 1, timeout_ms) == 1 && (p.revents & POLLIN) != 0;
 }
 
 /* Poll mode with the wakeup handle (and the wakeup fd, the same descriptor on POSIX). */
@@ -1248,12 +1252,21 @@ static void test_poll_mode(void)
     check(n == 7 && strcmp(buf, "start-0") == 0, "last_event_id is the configured \"start-0\" (got %lu, \"%s\")",
           (unsigned long)n, buf);
     fd = sse_client_wakeup_fd(client);
-    check(fd >= 0, "sse_client_wakeup_fd >= 0 (got %d)", fd);
+    if (IS_WINDOWS) {
+        check(fd == -1, "sse_client_wakeup_fd == -1 on Windows, which has no descriptor (got %d)", fd);
+    } else {
+        check(fd >= 0, "sse_client_wakeup_fd >= 0 (got %d)", fd);
+    }
     check(fd == sse_client_wakeup_fd(client), "sse_client_wakeup_fd is stable");
     check(fd < 0 || !fd_readable(fd, 0), "the wakeup fd is not readable before anything arrives");
     handle = sse_client_wakeup_handle(client);
-    check(handle == (intptr_t)fd, "sse_client_wakeup_handle == sse_client_wakeup_fd on POSIX (%ld, %d)", (long)handle,
-          fd);
+    check(handle >= 0, "sse_client_wakeup_handle >= 0 (got %ld)", (long)handle);
+    if (IS_WINDOWS) {
+        skip("sse_client_wakeup_handle == sse_client_wakeup_fd", "POSIX only: on Windows the handle is a SOCKET");
+    } else {
+        check(handle == (intptr_t)fd, "sse_client_wakeup_handle == sse_client_wakeup_fd on POSIX (%ld, %d)",
+              (long)handle, fd);
+    }
     check(handle == sse_client_wakeup_handle(client), "sse_client_wakeup_handle is stable");
     check(handle < 0 || !handle_readable(handle, 0), "the wakeup handle is not readable before anything arrives");
     m = NULL;
@@ -1411,7 +1424,8 @@ static void test_poll_batch(void)
     sse_message *m;
     sse_result r;
     size_t used = 0, i, len, max_len = 0;
-    int fd, events = 0, in_order = 1, comments = 0, opens = 0, states = 0, batches = 0, bad_views = 0;
+    intptr_t handle;
+    int events = 0, in_order = 1, comments = 0, opens = 0, states = 0, batches = 0, bad_views = 0;
     int single_first = 0;
     long long deadline;
     char want[16], buf[16];
@@ -1435,11 +1449,11 @@ static void test_poll_batch(void)
     sse_config_free(cfg);
     check_result(r, SSE_OK, "sse_client_open (poll mode)");
     if (r != SSE_OK || client == NULL) goto out_server;
-    fd = sse_client_wakeup_fd(client);
+    handle = sse_client_wakeup_handle(client);
 
     batch = (sse_batch *)&step;
     check_result(sse_client_poll_batch(client, 0, NULL), SSE_ERROR_NULL_ARGUMENT, "sse_client_poll_batch(c, 0, NULL)");
-    check(fd_readable(fd, (int)g_wait_ms), "the wakeup fd becomes readable");
+    check(handle_readable(handle, (int)g_wait_ms), "the wakeup handle becomes readable");
 
     /* One message alone first: a batch then starts after it. */
     m = NULL;
@@ -1507,7 +1521,7 @@ static void test_poll_batch(void)
           (unsigned long)max_len);
     check(batches >= 3, "42 messages through a queue of 16 took at least 3 batches (%d)", batches);
     check(bad_views == 0, "empty batches, out-of-range indexes and wrong-kind accessors: none (%d)", bad_views);
-    check(!fd_readable(fd, 0), "the wakeup fd is not readable once everything is taken");
+    check(!handle_readable(handle, 0), "the wakeup handle is not readable once everything is taken");
     batch = (sse_batch *)&step;
     check_result(sse_client_poll_batch(client, 0, &batch), SSE_ERROR_TIMEOUT, "sse_client_poll_batch(c, 0) on an empty queue");
     check(batch == (sse_batch *)&step, "  and *out untouched");
