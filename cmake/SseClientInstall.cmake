@@ -94,9 +94,16 @@ if(SSE_CLIENT_INSTALL_STRIP AND NOT _sse_client_strip_mode STREQUAL "none")
     list(APPEND _sse_client_prepare_shared
       COMMAND "${CMAKE_STRIP}" --strip-unneeded -o "${_sse_client_dist_shared}"
               "${SSE_CLIENT_SHARED_LIBRARY}")
-    list(APPEND _sse_client_prepare_static
-      COMMAND "${CMAKE_STRIP}" --strip-debug -o "${_sse_client_dist_static}"
-              "${SSE_CLIENT_STATIC_LIBRARY}")
+    if(WIN32)
+      # rustc's MinGW static library holds empty .dwo members, which strip refuses
+      # ("has no sections"): it is installed as built.
+      list(APPEND _sse_client_prepare_static
+        COMMAND "${CMAKE_COMMAND}" -E copy "${SSE_CLIENT_STATIC_LIBRARY}" "${_sse_client_dist_static}")
+    else()
+      list(APPEND _sse_client_prepare_static
+        COMMAND "${CMAKE_STRIP}" --strip-debug -o "${_sse_client_dist_static}"
+                "${SSE_CLIENT_STATIC_LIBRARY}")
+    endif()
   endif()
   if(SSE_CLIENT_INSTALL_DEBUG_INFO)
     # The link records the file's name (no directory) and CRC: gdb looks for it next to

@@ -111,6 +111,28 @@ impl Wakeup {
 
 /// Whether `handle` is readable within `timeout` (0: right now), as the host's event
 /// loop would see it: poll(2) on POSIX, WSAPoll on Windows. For tests of what watches it.
+/// Reads a non-blocking byte stream (the pipe's or the socket pair's read end) until
+/// nothing is left, so that it stops being readable.
+#[cfg(not(all(
+    any(target_os = "linux", target_os = "android"),
+    not(feature = "pipe-wakeup")
+)))]
+fn drain(mut reader: impl io::Read) {
+    let mut bytes = [0u8; 64];
+    loop {
+        match reader.read(&mut bytes) {
+            Ok(0) => return, // the write end is closed: never, while the signal lives
+            Ok(_) => continue,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(e) => {
+                log::warn!("could not make the wakeup handle unreadable: {e}");
+                return;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 pub(crate) fn readable_within(handle: RawHandle, timeout: std::time::Duration) -> bool {
     let timeout_ms = timeout.as_millis().min(i32::MAX as u128) as i32;

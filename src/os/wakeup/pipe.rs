@@ -6,7 +6,7 @@
 //! system has it, right after pipe() on macOS) and non-blocking (set here): a lower that
 //! finds nothing returns at once, and the worker never waits on the pipe.
 
-use std::io::{self, PipeReader, PipeWriter, Read, Write};
+use std::io::{self, PipeReader, PipeWriter, Write};
 use std::os::fd::{AsRawFd, RawFd};
 
 use super::RawHandle;
@@ -38,19 +38,7 @@ impl Signal {
     /// Makes the read end unreadable: reads until the pipe is empty (a write is visible
     /// to the reader when it returns, so nothing raised before is still on its way).
     pub fn lower(&self) {
-        let mut bytes = [0u8; 64];
-        loop {
-            match (&self.reader).read(&mut bytes) {
-                Ok(0) => return, // the write end is closed: never, while self lives
-                Ok(_) => continue,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) => {
-                    log::warn!("could not make the wakeup handle unreadable: {e}");
-                    return;
-                }
-            }
-        }
+        super::drain(&self.reader);
     }
 
     #[cfg(test)]

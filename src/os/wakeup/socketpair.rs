@@ -12,7 +12,7 @@
 //! raise waits until the byte is there: the handle is readable when `set` returns and a
 //! `clear` that follows finds the byte to take, as with a pipe or an eventfd.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::os::windows::io::{AsRawSocket, RawSocket};
 use std::time::{Duration, Instant};
@@ -72,19 +72,7 @@ impl Signal {
 
     /// Makes the read end unreadable: receives until nothing is left.
     pub fn lower(&self) {
-        let mut bytes = [0u8; 64];
-        loop {
-            match (&self.reader).read(&mut bytes) {
-                Ok(0) => return, // the write end is closed: never, while self lives
-                Ok(_) => continue,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) => {
-                    log::warn!("could not make the wakeup handle unreadable: {e}");
-                    return;
-                }
-            }
-        }
+        super::drain(&self.reader);
     }
 
     #[cfg(test)]
