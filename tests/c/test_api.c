@@ -14,19 +14,13 @@
  * Built and run by tests/c/run.sh.
  */
 
-#include <arpa/inet.h>
+#include "portable.h" /* sockets, threads and time on POSIX and Windows */
+
 #include <errno.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "sse_client.h"
 
@@ -138,7 +132,7 @@ typedef struct {
 } step_t;
 
 typedef struct {
-    int listen_fd;
+    socket_t listen_fd;
     unsigned short port;
     char url[64];
     pthread_t thread;
@@ -148,12 +142,12 @@ typedef struct {
     char requests[MAX_CONNS][REQ_MAX];
     int nconns;         /* connections accepted */
     int stop;
-    int held[MAX_CONNS];
+    socket_t held[MAX_CONNS];
     int held_trickle[MAX_CONNS];
     int nheld;
 } server_t;
 
-static int send_all(int fd, const char *data, size_t len)
+static int send_all(socket_t fd, const char *data, size_t len)
 {
     while (len > 0) {
         ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
@@ -168,7 +162,7 @@ static int send_all(int fd, const char *data, size_t len)
 }
 
 /* Reads the request head up to \r\n\r\n and a Content-Length body, bounded in time. */
-static void read_request(int fd, char *buf, size_t cap)
+static void read_request(socket_t fd, char *buf, size_t cap)
 {
     size_t used = 0;
     size_t want = 0; /* total bytes once the head is known */
@@ -215,7 +209,8 @@ static void *server_main(void *arg)
     static const char tick[] = ": tick\n";
     while (!server_stopping(s)) {
         struct pollfd p;
-        int fd, idx, i;
+        socket_t fd;
+        int idx, i;
         char req[REQ_MAX];
         p.fd = s->listen_fd;
         p.events = POLLIN;
@@ -224,7 +219,7 @@ static void *server_main(void *arg)
             /* Idle: feed the trickling connections. */
             pthread_mutex_lock(&s->mu);
             for (i = 0; i < s->nheld; i++) {
-                if (s->held_trickle[i] && s->held[i] >= 0) {
+                if (s->held_trickle[i] && s->held[i] != NO_SOCKET) {
                     if (send_all(s->held[i], tick, sizeof tick - 1) != 0) {
                         s->held_trickle[i] = 0; /* the client went away */
                     }
@@ -234,7 +229,7 @@ static void *server_main(void *arg)
             continue;
         }
         fd = accept(s->listen_fd, NULL, NULL);
-        if (fd < 0) continue;
+        if (fd == NO_SOCKET) continue;
         read_request(fd, req, sizeof req);
         pthread_mutex_lock(&s->mu);
         idx = s->nconns++;
@@ -256,7 +251,7 @@ static void *server_main(void *arg)
             shutdown(fd, SHUT_WR);
         }
         /* Past the script: refuse by closing at once (the client sees a broken attempt). */
-        close(fd);
+        close_socket(fd);
     }
     return NULL;
 }
@@ -272,8 +267,8 @@ static int server_listen(server_t *s, const step_t *steps, int nsteps)
     memcpy(s->steps, steps, (size_t)nsteps * sizeof *steps);
     s->nsteps = nsteps;
     s->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (s->listen_fd < 0) return -1;
-    setsockopt(s->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (s->listen_fd == NO_SOCKET) return -1;
+    setsockopt(s->listen_fd, SOL_SOCKET, SO_REUSEADDR, (const char *)&one, sizeof one);
     memset(&addr, 0, sizeof addr);
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -302,8 +297,8 @@ static void server_stop(server_t *s)
     s->stop = 1;
     pthread_mutex_unlock(&s->mu);
     pthread_join(s->thread, NULL);
-    for (i = 0; i < s->nheld; i++) close(s->held[i]);
-    close(s->listen_fd);
+    for (i = 0; i < s->nheld; i++) close_socket(s->held[i]);
+    close_socket(s->listen_fd);
     pthread_mutex_destroy(&s->mu);
 }
 
@@ -1202,11 +1197,15 @@ static int fd_readable(int fd, int timeout_ms)
     return poll(&p, 1, timeout_ms) == 1 && (p.revents & POLLIN) != 0;
 }
 
-/* Whether a wakeup handle is readable within `timeout_ms`, as a POSIX host's event loop
- * sees it: on POSIX the handle is a file descriptor. */
+/* Whether a wakeup handle is readable within `timeout_ms`, as a host's event loop sees
+ * it: a file descriptor on POSIX (poll), a SOCKET on Windows (WSAPoll). */
 static int handle_readable(intptr_t handle, int timeout_ms)
 {
-    return fd_readable((int)handle, timeout_ms);
+    struct pollfd p;
+    p.fd = (socket_t)handle;
+    p.events = POLLIN;
+    p.revents = 0;
+    return poll(&p, 1, timeout_ms) == 1 && (p.revents & POLLIN) != 0;
 }
 
 /* Poll mode with the wakeup handle (and the wakeup fd, the same descriptor on POSIX). */
@@ -1253,12 +1252,21 @@ static void test_poll_mode(void)
     check(n == 7 && strcmp(buf, "start-0") == 0, "last_event_id is the configured \"start-0\" (got %lu, \"%s\")",
           (unsigned long)n, buf);
     fd = sse_client_wakeup_fd(client);
-    check(fd >= 0, "sse_client_wakeup_fd >= 0 (got %d)", fd);
+    if (IS_WINDOWS) {
+        check(fd == -1, "sse_client_wakeup_fd == -1 on Windows, which has no descriptor (got %d)", fd);
+    } else {
+        check(fd >= 0, "sse_client_wakeup_fd >= 0 (got %d)", fd);
+    }
     check(fd == sse_client_wakeup_fd(client), "sse_client_wakeup_fd is stable");
     check(fd < 0 || !fd_readable(fd, 0), "the wakeup fd is not readable before anything arrives");
     handle = sse_client_wakeup_handle(client);
-    check(handle == (intptr_t)fd, "sse_client_wakeup_handle == sse_client_wakeup_fd on POSIX (%ld, %d)", (long)handle,
-          fd);
+    check(handle >= 0, "sse_client_wakeup_handle >= 0 (got %ld)", (long)handle);
+    if (IS_WINDOWS) {
+        skip("sse_client_wakeup_handle == sse_client_wakeup_fd", "POSIX only: on Windows the handle is a SOCKET");
+    } else {
+        check(handle == (intptr_t)fd, "sse_client_wakeup_handle == sse_client_wakeup_fd on POSIX (%ld, %d)",
+              (long)handle, fd);
+    }
     check(handle == sse_client_wakeup_handle(client), "sse_client_wakeup_handle is stable");
     check(handle < 0 || !handle_readable(handle, 0), "the wakeup handle is not readable before anything arrives");
     m = NULL;
@@ -1416,7 +1424,8 @@ static void test_poll_batch(void)
     sse_message *m;
     sse_result r;
     size_t used = 0, i, len, max_len = 0;
-    int fd, events = 0, in_order = 1, comments = 0, opens = 0, states = 0, batches = 0, bad_views = 0;
+    intptr_t handle;
+    int events = 0, in_order = 1, comments = 0, opens = 0, states = 0, batches = 0, bad_views = 0;
     int single_first = 0;
     long long deadline;
     char want[16], buf[16];
@@ -1440,11 +1449,11 @@ static void test_poll_batch(void)
     sse_config_free(cfg);
     check_result(r, SSE_OK, "sse_client_open (poll mode)");
     if (r != SSE_OK || client == NULL) goto out_server;
-    fd = sse_client_wakeup_fd(client);
+    handle = sse_client_wakeup_handle(client);
 
     batch = (sse_batch *)&step;
     check_result(sse_client_poll_batch(client, 0, NULL), SSE_ERROR_NULL_ARGUMENT, "sse_client_poll_batch(c, 0, NULL)");
-    check(fd_readable(fd, (int)g_wait_ms), "the wakeup fd becomes readable");
+    check(handle_readable(handle, (int)g_wait_ms), "the wakeup handle becomes readable");
 
     /* One message alone first: a batch then starts after it. */
     m = NULL;
@@ -1512,7 +1521,7 @@ static void test_poll_batch(void)
           (unsigned long)max_len);
     check(batches >= 3, "42 messages through a queue of 16 took at least 3 batches (%d)", batches);
     check(bad_views == 0, "empty batches, out-of-range indexes and wrong-kind accessors: none (%d)", bad_views);
-    check(!fd_readable(fd, 0), "the wakeup fd is not readable once everything is taken");
+    check(!handle_readable(handle, 0), "the wakeup handle is not readable once everything is taken");
     batch = (sse_batch *)&step;
     check_result(sse_client_poll_batch(client, 0, &batch), SSE_ERROR_TIMEOUT, "sse_client_poll_batch(c, 0) on an empty queue");
     check(batch == (sse_batch *)&step, "  and *out untouched");
@@ -2375,7 +2384,7 @@ int main(void)
     static int log_tag = 42;
     int records, after_off;
 
-    signal(SIGPIPE, SIG_IGN);
+    portable_init();
     if (scale != NULL && atoi(scale) > 1) g_wait_ms *= atoi(scale);
     printf("sse_client C API test (library %s, waits up to %ld ms)\n", sse_version(), g_wait_ms);
 
