@@ -113,11 +113,12 @@ fn bundled_roots(extra: &[Certificate<'static>]) -> RootCerts {
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>, String> {
+    let directory = "it is a directory, not a file";
     match std::fs::read(path) {
         Ok(bytes) => Ok(bytes),
-        Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => {
-            Err("it is a directory, not a file".to_owned())
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => Err(directory.to_owned()),
+        // Windows refuses to open a directory as "access denied": say what it is there too.
+        Err(_) if path.is_dir() => Err(directory.to_owned()),
         Err(e) => Err(format!("cannot read it: {e}")),
     }
 }

@@ -207,11 +207,14 @@ impl Transport for SocketTransport {
             }
         }
         let started = std::time::Instant::now();
+        // What is left of the timeout: all of it, until a read ends early.
+        let mut left = limit;
         loop {
-            // Also restores the full timeout after an interrupted read shortened it.
-            if limit != self.read_timeout {
-                self.stream.set_read_timeout(limit)?;
-                self.read_timeout = limit;
+            // POSIX: `left` itself; Windows: a slice of it (see os::socket).
+            let wait = socket::blocking_read_wait(left);
+            if wait != self.read_timeout {
+                self.stream.set_read_timeout(wait)?;
+                self.read_timeout = wait;
             }
             match (&*self.stream).read(self.buffers.input_append_buf()) {
                 Ok(amount) => {
@@ -222,16 +225,17 @@ impl Transport for SocketTransport {
                 // SA_RESTART: go on with what is left of the timeout. Without a timeout,
                 // only a handler installed without SA_RESTART interrupts, and it asked for
                 // that.
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => {
-                    let Some(full) = limit else {
-                        return Err(error.into());
-                    };
-                    let left = full.saturating_sub(started.elapsed());
-                    if left.is_zero() {
+                Err(error) if error.kind() == io::ErrorKind::Interrupted && limit.is_none() => {
+                    return Err(error.into());
+                }
+                Err(error)
+                    if error.kind() == io::ErrorKind::Interrupted
+                        || socket::read_slice_ended(&error, wait, left) =>
+                {
+                    left = limit.map(|full| full.saturating_sub(started.elapsed()));
+                    if left.is_some_and(|left| left.is_zero()) {
                         return Err(Error::Timeout(timeout.reason));
                     }
-                    self.stream.set_read_timeout(Some(left))?;
-                    self.read_timeout = Some(left);
                 }
                 Err(error) => return Err(io_error(error, timeout.reason)),
             }

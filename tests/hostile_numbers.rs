@@ -466,8 +466,10 @@ fn random_now(rng: &mut Rng) -> SystemTime {
     let offset = Duration::from_secs(rng.next() % (1 << 40));
     match rng.below(4) {
         0 => SystemTime::now(),
-        1 => UNIX_EPOCH - offset,
-        _ => UNIX_EPOCH + offset,
+        // Up to 34,000 years either side of 1970, as far as the platform's clock goes
+        // (Windows' runs from 1601 to 30828).
+        1 => UNIX_EPOCH.checked_sub(offset).unwrap_or(UNIX_EPOCH),
+        _ => UNIX_EPOCH.checked_add(offset).unwrap_or(UNIX_EPOCH),
     }
 }
 

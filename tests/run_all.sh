@@ -79,6 +79,9 @@ cc -std=c99 -Wall -Wextra -Werror -pedantic -Iinclude target/readme/quick_start.
 step "C API test"
 bash tests/c/run.sh
 
+step "Windows: the Rust tests and the C API test under wine (tests/windows/run.sh)"
+bash tests/windows/run.sh
+
 step "ABI: hosts built against the frozen headers, abidiff against the baseline"
 bash tests/abi/run.sh
 

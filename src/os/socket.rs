@@ -29,6 +29,39 @@ pub(crate) fn is_open_and_quiet(stream: &TcpStream) -> bool {
     matches!(platform::peek_now(stream, &mut byte), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
 }
 
+/// How long one blocking read may wait before the transport looks again, given what is
+/// left of its timeout (`None`: no timeout).
+///
+/// POSIX: all of it, in one read: a `shutdown()` from another thread (the client's close)
+/// ends a blocked `recv` at once. Windows: at most [`WINDOWS_READ_SLICE`], because there
+/// `shutdown()` does not end a `recv` that is already blocked; the next slice's `recv`
+/// sees the shutdown and returns, so a close waits one slice at most.
+pub(crate) fn blocking_read_wait(left: Option<std::time::Duration>) -> Option<std::time::Duration> {
+    #[cfg(windows)]
+    return Some(left.map_or(WINDOWS_READ_SLICE, |left| left.min(WINDOWS_READ_SLICE)));
+    #[cfg(not(windows))]
+    left
+}
+
+/// Whether a blocking read that failed with `error` only ended its slice (see
+/// [`blocking_read_wait`]), not the caller's timeout: then the transport reads again.
+pub(crate) fn read_slice_ended(
+    error: &io::Error,
+    wait: Option<std::time::Duration>,
+    left: Option<std::time::Duration>,
+) -> bool {
+    let timed_out = matches!(
+        error.kind(),
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+    );
+    timed_out && wait.is_some() && wait != left
+}
+
+/// The longest a blocking read waits on Windows before it looks again: the longest a
+/// close waits there for a worker blocked in a read.
+#[cfg(windows)]
+const WINDOWS_READ_SLICE: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// Makes closing `stream` reset the connection (an RST to the peer, SO_LINGER 0) instead
 /// of closing it in order (a FIN).
 #[cfg(test)]
