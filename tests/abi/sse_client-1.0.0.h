@@ -24,11 +24,12 @@
  *   holds is left alone: a small leak, the price of never deadlocking); the other calls
  *   answer as for a closed client: sse_client_close does nothing, sse_client_ready_state
  *   is SSE_STATE_CLOSED, sse_client_poll, sse_client_poll_batch and sse_client_restart
- *   return SSE_ERROR_CLOSED (never waiting), sse_client_wakeup_fd -1,
- *   sse_client_last_event_id 0 (an empty ID), sse_client_stats SSE_OK with every counter
- *   0. Messages and batches taken before the fork may be freed in both processes. A child
- *   that needs a stream opens a client of its own. Every descriptor of the library is
- *   close-on-exec: fork() then exec() needs nothing.
+ *   return SSE_ERROR_CLOSED (never waiting), sse_client_wakeup_fd and
+ *   sse_client_wakeup_handle -1, sse_client_last_event_id 0 (an empty ID),
+ *   sse_client_stats SSE_OK with every counter 0. Messages and batches taken before the
+ *   fork may be freed in both processes. A child that needs a stream opens a client of
+ *   its own. Every descriptor of the library is close-on-exec: fork() then exec() needs
+ *   nothing.
  *
  * ABI stability (the rules in full, with the reasons and the CI checks: docs/abi.md):
  * - The shared library's SONAME is libsse_client.so.1. A host built against the header
@@ -134,8 +135,10 @@ typedef enum sse_trust_roots {
   // The Mozilla root program, bundled in the library (the default): the same trust on
   // every machine.
   SSE_TRUST_BUNDLED = 0,
-  // The operating system's trust store (on Linux the distribution's CA bundle,
-  // e.g. /etc/ssl/certs/ca-certificates.crt; SSL_CERT_FILE overrides it).
+  // The operating system's trust store, read when a client opens: the Windows
+  // certificate store, the macOS keychain, elsewhere the distribution's CA bundle.
+  // SSL_CERT_FILE / SSL_CERT_DIR, when set, are read instead. An empty store logs a
+  // warning and the bundled roots are used.
   SSE_TRUST_SYSTEM = 1,
 } sse_trust_roots;
 
@@ -312,12 +315,12 @@ void sse_batch_free(struct sse_batch *batch);
 // `callbacks == NULL` selects poll mode: read messages with `sse_client_poll`.
 // On success `*out` receives a client that must be released with `sse_client_free`; on
 // failure `*out` is not written. SSE_ERROR_NULL_ARGUMENT if `config` or `out` is NULL;
-// SSE_ERROR_RESOURCE if the thread or the wakeup fd cannot be created.
+// SSE_ERROR_RESOURCE if the thread or the wakeup handle cannot be created.
 //
 // The client belongs to this process. A child of fork() inherits it without its worker
 // (see fork() at the top of this header): every call on it in the child returns at once
 // as for a closed client, and sse_client_free releases nothing there. A child that needs
-// a stream opens a client of its own. The client's sockets and wakeup fd are
+// a stream opens a client of its own. The client's sockets and wakeup handle are
 // close-on-exec.
 //
 // # Safety
@@ -383,7 +386,7 @@ void sse_client_free(struct sse_client *client);
 // queued before has been taken. SSE_ERROR_WRONG_MODE: the client uses callbacks.
 // SSE_ERROR_CLOSED at once, whatever `timeout_ms` and the mode, for a client inherited
 // across fork().
-// Drain in a loop until SSE_ERROR_TIMEOUT with `timeout_ms` 0 when the wakeup fd fires,
+// Drain in a loop until SSE_ERROR_TIMEOUT with `timeout_ms` 0 when the wakeup handle fires,
 // or take everything at once with `sse_client_poll_batch` (faster for busy streams).
 //
 // # Safety
@@ -408,20 +411,37 @@ enum sse_result sse_client_poll_batch(struct sse_client *client,
                                       int32_t timeout_ms,
                                       struct sse_batch **out);
 
-// Poll mode: a file descriptor that is readable while at least one message is queued,
-// for poll(2), epoll or a QSocketNotifier. Do not read, write or close it: the client
-// owns it until `sse_client_free`. Returns -1 in callback mode or for NULL, and for a
-// client inherited across fork() (reading the parent's eventfd would take the parent's
-// wakeups). The fd is close-on-exec.
+// Poll mode, POSIX: the file descriptor of `sse_client_wakeup_handle` (the same number),
+// for poll(2), epoll, kqueue or a QSocketNotifier. On Windows, which has no such
+// descriptor, it returns -1: use `sse_client_wakeup_handle`, which works everywhere. -1
+// also in callback mode or for NULL, and for a client inherited across fork(). When it
+// is readable, and who owns it (the client: do not read, write or close it), as for
+// `sse_client_wakeup_handle`.
 //
-// The worker announces what it queued (makes the fd readable, wakes blocked polls) when
-// it has read every byte that has arrived so far, or sooner once a quarter of the
+// # Safety
+// `client` NULL or live.
+int32_t sse_client_wakeup_fd(const struct sse_client *client);
+
+// Poll mode: what an event loop waits on, readable while at least one message is queued
+// and announced. POSIX: a file descriptor, the same as `sse_client_wakeup_fd` (poll(2),
+// epoll, kqueue). Windows: a SOCKET (select, WSAPoll and QSocketNotifier accept it). In
+// Qt: `QSocketNotifier(qintptr(sse_client_wakeup_handle(c)), QSocketNotifier::Read)` on
+// every platform. Do not read, write or close it: the client owns it until
+// `sse_client_free`. Returns -1 in callback mode or for NULL, and for a client inherited
+// across fork() (reading the parent's descriptor would take the parent's wakeups). It is
+// close-on-exec (on Windows: not inherited by child processes).
+//
+// The handle is readable from the moment the client announces queued messages until the
+// host has taken every message, under the same rule on every platform: drain in a loop
+// (`sse_client_poll_batch` with `timeout_ms` 0 until SSE_ERROR_TIMEOUT) when it fires.
+// The worker announces what it queued (makes the handle readable, wakes blocked polls)
+// when it has read every byte that has arrived so far, or sooner once a quarter of the
 // capacity is queued: one wakeup per burst, not per socket read. A poll with a zero
 // timeout may take messages a moment before they are announced.
 //
 // # Safety
 // `client` NULL or live.
-int32_t sse_client_wakeup_fd(const struct sse_client *client);
+intptr_t sse_client_wakeup_handle(const struct sse_client *client);
 
 // Drops the current connection, or cuts the wait before a reconnect short, and connects
 // again at once, with the backoff starting over: for a host that learns the network came
