@@ -23,6 +23,8 @@ wine_since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a
 # --- what is missing --------------------------------------------------------------------
 wine_missing=()
 command -v "$win_cc" >/dev/null 2>&1 || wine_missing+=(gcc-mingw-w64-x86-64)
+# The CMake package's cross build enables C++ too.
+command -v x86_64-w64-mingw32-g++ >/dev/null 2>&1 || wine_missing+=(g++-mingw-w64-x86-64)
 dpkg -s wine >/dev/null 2>&1 || wine_missing+=(wine)
 dpkg -s wine64 >/dev/null 2>&1 || wine_missing+=(wine64)
 if [[ ${#wine_missing[@]} -gt 0 ]]; then

@@ -113,6 +113,46 @@ echo "tests/windows: C API test built and ran in $(wine_since "$stage_start") s"
 echo "SKIP tests/c/fork.c under wine (fork() does not exist on Windows)"
 echo "SKIP tests/c/stress.c under wine (not ported to Winsock yet: its server and its hosts poll POSIX descriptors)"
 
+# ---------------------------------------------------------------------------------------
+# The CMake package, cross-built with the MinGW toolchain file and installed; then a
+# C-only project finds it with find_package, links the DLL through the import library,
+# and runs under wine. cargo shares the target directory above (dev profile), so the
+# library is not built again.
+stage_start=$(date +%s.%N)
+package_build="$wine_dir/cmake-build"
+package_prefix="$wine_dir/cmake-install"
+consumer_build="$wine_dir/cmake-consumer"
+rm -rf "$package_build" "$package_prefix" "$consumer_build"
+toolchain="$root/cmake/toolchains/mingw-w64-x86_64.cmake"
+package_ok=1
+wine_step cmake -S "$root" -B "$package_build" -G Ninja -DCMAKE_TOOLCHAIN_FILE="$toolchain" \
+    -DCMAKE_BUILD_TYPE=Debug -DSSE_CLIENT_BUILD_QT=OFF -DSSE_CLIENT_BUILD_TESTS=OFF \
+    -DSSE_CLIENT_CARGO_TARGET_DIR="$target_dir" >/dev/null \
+  && wine_step cmake --build "$package_build" \
+  && wine_step cmake --install "$package_build" --prefix "$package_prefix" || package_ok=0
+for file in bin/sse_client.dll lib/libsse_client.dll.a lib/libsse_client.a include/sse_client.h \
+            lib/cmake/SseClient/SseClientConfig.cmake lib/pkgconfig/sse_client.pc; do
+    [[ -f "$package_prefix/$file" ]] || { echo "tests/windows: the install lacks $file" >&2; package_ok=0; }
+done
+if [[ $package_ok -eq 1 ]]; then
+    wine_step cmake -S "$root/tests/cmake_consumer/c_only" -B "$consumer_build" -G Ninja \
+        -DCMAKE_TOOLCHAIN_FILE="$toolchain" -DCMAKE_PREFIX_PATH="$package_prefix" >/dev/null \
+      && wine_step cmake --build "$consumer_build" || package_ok=0
+fi
+if [[ $package_ok -eq 1 ]]; then
+    imports="$(x86_64-w64-mingw32-objdump -p "$consumer_build/consumer_c.exe")"
+    if [[ "$imports" != *"DLL Name: sse_client.dll"* ]]; then
+        echo "tests/windows: consumer_c.exe does not import sse_client.dll" >&2
+        package_ok=0
+    fi
+    output="$(SSE_WINE_DLLS="$shim_dll:$package_prefix/bin/sse_client.dll" \
+        "$here/wine-runner.sh" "$consumer_build/consumer_c.exe")" || package_ok=0
+    echo "$output"
+    [[ "$output" == *"consumer_c: ok"* ]] || package_ok=0
+fi
+[[ $package_ok -eq 1 ]] || failed+=("the CMake package cross-built for Windows and its C consumer")
+echo "tests/windows: CMake package and consumer in $(wine_since "$stage_start") s" >&2
+
 if [[ ${#failed[@]} -gt 0 ]]; then
     echo "tests/windows: failed after $(wine_since "$run_start") s:" >&2
     printf '  %s\n' "${failed[@]}" >&2
