@@ -109,8 +109,6 @@ impl Wakeup {
     }
 }
 
-/// Whether `handle` is readable within `timeout` (0: right now), as the host's event
-/// loop would see it: poll(2) on POSIX, WSAPoll on Windows. For tests of what watches it.
 /// Reads a non-blocking byte stream (the pipe's or the socket pair's read end) until
 /// nothing is left, so that it stops being readable.
 #[cfg(not(all(
@@ -133,6 +131,8 @@ fn drain(mut reader: impl io::Read) {
     }
 }
 
+/// Whether `handle` is readable within `timeout` (0: right now), as the host's event
+/// loop would see it: poll(2) on POSIX, WSAPoll on Windows. For tests of what watches it.
 #[cfg(test)]
 pub(crate) fn readable_within(handle: RawHandle, timeout: std::time::Duration) -> bool {
     let timeout_ms = timeout.as_millis().min(i32::MAX as u128) as i32;
