@@ -40,12 +40,6 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-// The library's calendar code (not part of its API), for the event timestamps.
-#[allow(dead_code)]
-#[path = "../src/civil_date.rs"]
-mod civil_date;
-use civil_date::civil_from_days;
-
 /// A heartbeat comment goes out after this much quiet on a connection.
 const HEARTBEAT_AFTER: Duration = Duration::from_secs(3);
 /// And every this many events on one connection.
@@ -468,4 +462,20 @@ fn utc_now_rfc3339() -> String {
         rem / 60 % 60,
         rem % 60
     )
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (Howard Hinnant's
+/// `civil_from_days`). Exact, and free of overflow, for every day a `u64` count of seconds
+/// can name (|days| <= u64::MAX / 86,400), which covers any certificate's dates.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }

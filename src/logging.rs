@@ -31,7 +31,7 @@ impl Log for Forwarder {
         if let Some(forward) = forward.as_ref() {
             // The library's own records never show credentials; this catches those of
             // the crates below it (ureq traces a redirect's Location header as received).
-            let text = crate::url_rules::redact_all(&record.args().to_string());
+            let text = crate::http::url_rules::redact_all(&record.args().to_string());
             forward(record.level(), &text);
         }
     }

@@ -38,8 +38,8 @@
 use std::panic::{self, AssertUnwindSafe};
 use std::time::Instant;
 
-use sse_client::parser::{Event, Parser, Sink, TooLarge};
 use sse_client::Text;
+use sse_client::{Event, Parser, Sink, TooLarge};
 
 /// Inputs of the default (CI) pass: a few seconds in the debug profile.
 const DEFAULT_ITERATIONS: u64 = 20_000;

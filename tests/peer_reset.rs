@@ -4,7 +4,7 @@
 //! Every case runs in both delivery modes, callbacks and poll mode.
 //!
 //! ureq reads a reset of a close-delimited body as its end; the transport keeps the word
-//! "reset" for the worker (see `src/transport/broken.rs`).
+//! "reset" for the worker (see `src/http/transport/broken.rs`).
 
 mod support;
 #[path = "support/tls_server.rs"]

@@ -2,7 +2,7 @@
 //! and headers go to the next hop, and where a reconnect starts.
 //!
 //! Not here: the refusal of an https -> http downgrade needs a TLS server; the rule is
-//! covered by the unit tests of `src/redirect.rs` (`https_to_http_is_a_downgrade`) and the
+//! covered by the unit tests of `src/http/redirect.rs` (`https_to_http_is_a_downgrade`) and the
 //! check in `connection::open`.
 
 mod support;

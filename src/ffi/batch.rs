@@ -1,7 +1,7 @@
 //! `sse_batch`: every message a poll-mode client had queued, taken in one call.
 
 use super::message::sse_message;
-use crate::poll_queue::TakenBatches;
+use crate::delivery::poll_queue::TakenBatches;
 
 /// Messages taken at once with `sse_client_poll_batch`, in queue order. Opaque; release
 /// with `sse_batch_free`, which also releases its messages and every view taken from them.

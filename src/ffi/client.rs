@@ -11,13 +11,13 @@ use super::config::sse_config;
 use super::message::sse_message;
 use super::sse_result;
 use super::views::{sse_error, sse_error_kind, sse_event, sse_ready_state, OwnedErrorView};
+use crate::client::stats::Stats;
 use crate::client::Client;
+use crate::delivery::poll_queue::PollError;
+use crate::delivery::report::{ClientError, ErrorKind, ReadyState};
 use crate::delivery::Handler;
-use crate::parser::Event;
-use crate::poll_queue::PollError;
-use crate::report::{ClientError, ErrorKind, ReadyState};
-use crate::stats::Stats;
-use crate::text::Text;
+use crate::sse::parser::Event;
+use crate::sse::text::Text;
 
 /// A running client: one worker thread that connects, reads and reconnects. Opaque;
 /// create with `sse_client_open`, release with `sse_client_free`.

@@ -391,8 +391,8 @@ pub unsafe extern "C" fn sse_config_set_trust_roots(
         // SAFETY: an argument received from C: initialized.
         let roots = unsafe { try_enum(roots, "sse_config_set_trust_roots", "roots") }?;
         let roots = match roots {
-            sse_trust_roots::SSE_TRUST_BUNDLED => crate::tls::TrustRoots::Bundled,
-            sse_trust_roots::SSE_TRUST_SYSTEM => crate::tls::TrustRoots::System,
+            sse_trust_roots::SSE_TRUST_BUNDLED => crate::http::tls::TrustRoots::Bundled,
+            sse_trust_roots::SSE_TRUST_SYSTEM => crate::http::tls::TrustRoots::System,
         };
         // SAFETY: as promised by the caller.
         unsafe { update_config(config, |c| c.set_trust_roots(roots)) }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use super::boundary::{fail, try_mut, try_ref, try_str};
 use super::config::sse_config;
 use super::sse_result;
-use crate::config::validate_header;
-use crate::hooks::{RequestHook, RequestInfo, ResponseHook, ResponseInfo};
+use crate::http::hooks::{RequestHook, RequestInfo, ResponseHook, ResponseInfo};
+use crate::http::request_head::validate_header;
 
 /// One connection attempt's request, as a request hook sees it. Opaque; valid only until
 /// the hook returns.

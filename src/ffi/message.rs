@@ -4,10 +4,10 @@ use std::ffi::c_char;
 
 use super::c_values::CEnum;
 use super::views::{sse_error, sse_event, sse_ready_state, OwnedErrorView};
-use crate::batch::BatchMessage;
-use crate::parser::Event;
-use crate::report::ReadyState;
-use crate::text::{SharedText, Text};
+use crate::delivery::batch::BatchMessage;
+use crate::delivery::report::ReadyState;
+use crate::sse::parser::Event;
+use crate::sse::text::{SharedText, Text};
 
 /// What a queued message carries.
 ///

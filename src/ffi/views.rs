@@ -3,9 +3,9 @@
 
 use std::ffi::{c_char, CString};
 
-use crate::parser::Event;
-use crate::report::{ClientError, ErrorKind, ReadyState};
-use crate::text::Text;
+use crate::delivery::report::{ClientError, ErrorKind, ReadyState};
+use crate::sse::parser::Event;
+use crate::sse::text::Text;
 
 use super::c_values::CEnum;
 

@@ -2,5 +2,6 @@
 //! systems (macOS, the BSDs) and Windows lives here, behind small platform-free types, so
 //! that the rest of the crate compiles and reads the same everywhere.
 
+pub(crate) mod fork;
 pub(crate) mod socket;
 pub mod wakeup;

@@ -18,6 +18,8 @@
 
 use ureq::http::{HeaderName, HeaderValue, Method, Uri};
 
+use crate::config::ConfigError;
+
 /// The request head's buffer: the whole head must fit in it.
 pub(crate) const MAX_REQUEST_HEAD: usize = 16 * 1024;
 
@@ -138,6 +140,51 @@ pub(crate) fn last_event_id_value(id: &str) -> Result<Option<HeaderValue>, Unsen
                 .unwrap_or((0, &0));
             UnsendableId::ControlCharacter { byte, at }
         })
+}
+
+/// Checks a header as the host gives it: a token name, a value without CR, LF, NUL or
+/// other control characters (no header injection), and not `Last-Event-ID`, which the
+/// client manages.
+pub(crate) fn validate_header(
+    name: &str,
+    value: &str,
+) -> Result<(HeaderName, HeaderValue), ConfigError> {
+    if name.is_empty() {
+        return Err(refuse("header name is empty"));
+    }
+    if let Some(bad) = name.bytes().find(|b| !is_token_byte(*b)) {
+        return Err(refuse(&format!(
+            "header name {name:?} contains {:?}, which is not allowed in a header name",
+            bad as char
+        )));
+    }
+    if value.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
+        return Err(refuse(&format!(
+            "header {name:?}: the value contains CR, LF or NUL (header injection refused)"
+        )));
+    }
+    let name = HeaderName::from_bytes(name.as_bytes())
+        .map_err(|e| refuse(&format!("header name {name:?}: {e}")))?;
+    if name.as_str() == "last-event-id" {
+        return Err(refuse(
+            "Last-Event-ID is managed by the client: use sse_config_set_last_event_id",
+        ));
+    }
+    let value = HeaderValue::from_str(value).map_err(|_| {
+        refuse(&format!(
+            "header {name}: the value contains a control character"
+        ))
+    })?;
+    Ok((name, value))
+}
+
+/// RFC 9110 `tchar`: what a header name or a method may contain.
+pub(crate) fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+fn refuse(message: &str) -> ConfigError {
+    ConfigError::InvalidArgument(message.to_owned())
 }
 
 #[cfg(test)]

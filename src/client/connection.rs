@@ -11,14 +11,14 @@ use ureq::unversioned::transport::{
 use ureq::{Agent, Body, BodyReader};
 
 use crate::config::Config;
+use crate::delivery::report::ErrorKind;
 use crate::delivery::CloseGate;
-use crate::hooks::{RequestInfo, ResponseInfo};
+use crate::http::hooks::{RequestInfo, ResponseInfo};
+use crate::http::request_head::{self, MAX_REQUEST_HEAD};
+use crate::http::transport::{BeforeWait, SocketConnector};
+use crate::http::url_rules::redact;
+use crate::http::{proxy, redirect, tls};
 use crate::policy::{self, Ending, StatusVerdict};
-use crate::report::ErrorKind;
-use crate::request_head::{self, MAX_REQUEST_HEAD};
-use crate::transport::{BeforeWait, SocketConnector};
-use crate::url_rules::redact;
-use crate::{proxy, redirect, tls};
 
 const INPUT_BUFFER_SIZE: usize = 16 * 1024;
 /// A response head larger than this is refused (ureq's default is 64 KiB). It must stay

@@ -1,5 +1,9 @@
 //! The client configuration: a validated builder, copied when a client opens.
 
+mod error;
+
+pub use error::ConfigError;
+
 use std::time::Duration;
 
 use std::path::Path;
@@ -7,12 +11,12 @@ use std::sync::Arc;
 
 use ureq::http::{HeaderName, HeaderValue, Method, Uri};
 
-use crate::hooks::{Hooks, RequestHook, ResponseHook};
-use crate::proxy::{self, ProxySetting};
-use crate::redirect;
-use crate::request_head;
-use crate::tls::{TlsSettings, TrustRoots};
-use crate::url_rules::{check_authority, check_credentials, redact};
+use crate::http::hooks::{Hooks, RequestHook, ResponseHook};
+use crate::http::proxy::{self, ProxySetting};
+use crate::http::redirect;
+use crate::http::request_head::{self, is_token_byte, validate_header};
+use crate::http::tls::{TlsSettings, TrustRoots};
+use crate::http::url_rules::{check_authority, check_credentials, redact};
 
 /// Browsers wait about 3 s before reconnecting; so do we unless told otherwise.
 pub(crate) const DEFAULT_INITIAL_DELAY: Duration = Duration::from_millis(3_000);
@@ -26,23 +30,6 @@ pub(crate) const DEFAULT_QUEUE_CAPACITY: usize = 4096;
 pub(crate) const DEFAULT_MAX_REDIRECTS: u32 = 10;
 /// More than this is refused as a host bug rather than a memory bound.
 pub(crate) const MAX_QUEUE_CAPACITY: usize = 1 << 20;
-
-/// Why a configuration value was refused.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ConfigError {
-    InvalidUrl(String),
-    InvalidArgument(String),
-}
-
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ConfigError::InvalidUrl(m) | ConfigError::InvalidArgument(m) => f.write_str(m),
-        }
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 /// Everything a client needs to connect and reconnect.
 #[derive(Clone)]
@@ -323,42 +310,6 @@ impl Config {
     }
 }
 
-/// Checks a header as the host gives it: a token name, a value without CR, LF, NUL or
-/// other control characters (no header injection), and not `Last-Event-ID`, which the
-/// client manages.
-pub(crate) fn validate_header(
-    name: &str,
-    value: &str,
-) -> Result<(HeaderName, HeaderValue), ConfigError> {
-    if name.is_empty() {
-        return Err(invalid("header name is empty"));
-    }
-    if let Some(bad) = name.bytes().find(|b| !is_token_byte(*b)) {
-        return Err(invalid(&format!(
-            "header name {name:?} contains {:?}, which is not allowed in a header name",
-            bad as char
-        )));
-    }
-    if value.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
-        return Err(invalid(&format!(
-            "header {name:?}: the value contains CR, LF or NUL (header injection refused)"
-        )));
-    }
-    let name = HeaderName::from_bytes(name.as_bytes())
-        .map_err(|e| invalid(&format!("header name {name:?}: {e}")))?;
-    if name.as_str() == "last-event-id" {
-        return Err(invalid(
-            "Last-Event-ID is managed by the client: use sse_config_set_last_event_id",
-        ));
-    }
-    let value = HeaderValue::from_str(value).map_err(|_| {
-        invalid(&format!(
-            "header {name}: the value contains a control character"
-        ))
-    })?;
-    Ok((name, value))
-}
-
 fn invalid(message: &str) -> ConfigError {
     ConfigError::InvalidArgument(message.to_owned())
 }
@@ -392,11 +343,6 @@ fn parse_url(url: &str) -> Result<Uri, ConfigError> {
         return refuse(format!("URL {shown:?} cannot be used: {why}"));
     }
     Ok(uri)
-}
-
-/// RFC 9110 `tchar`: what a header name or a method may contain.
-fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 #[cfg(test)]
@@ -603,7 +549,7 @@ mod tests {
     fn the_c_header_states_each_default_as_the_code_has_it() {
         // Each default is stated once, in its setter's comment in the C header (the README
         // and the Qt wrapper refer to it): this keeps that one statement true.
-        let header = include_str!("../include/sse_client.h");
+        let header = include_str!("../../include/sse_client.h");
         let comment_of = |function: &str| -> String {
             let declaration = header
                 .find(&format!(" {function}("))

@@ -13,7 +13,7 @@
 //! lets the hot path stay on bytes: a data value is only copied once, and the whole event is
 //! validated once at dispatch (a failed validation, i.e. invalid input, is rebuilt with
 //! `String::from_utf8_lossy`, whose maximal-subpart rule is the WHATWG one). The line scanner
-//! (`src/parser/line_ends.rs`) also tells which lines are pure ASCII; a buffer fed only by
+//! (`src/sse/line_ends.rs`) also tells which lines are pure ASCII; a buffer fed only by
 //! such lines is valid as it is and skips the validation (each buffer, the partial line
 //! included, keeps a "may hold non-ASCII" flag).
 //!
@@ -30,11 +30,9 @@
 
 use std::borrow::Cow;
 
-use crate::text::Text;
+use crate::sse::text::Text;
 
-use line_ends::LineEnds;
-
-mod line_ends;
+use crate::sse::line_ends::LineEnds;
 
 /// One dispatched event, borrowed from the parser's buffers until the sink call returns.
 #[derive(Clone, Copy, Debug)]

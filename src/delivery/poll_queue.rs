@@ -26,15 +26,15 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
-use crate::batch::{BatchMessage, IdCopy, MessageBatch};
+use crate::delivery::batch::{BatchMessage, IdCopy, MessageBatch};
+use crate::delivery::published_id::{self, PublishedId};
+use crate::delivery::report::{ClientError, Message, ReadyState};
 use crate::delivery::Handler;
-use crate::fork::ProcessLocal;
+use crate::http::transport::BeforeWait;
+use crate::os::fork::ProcessLocal;
 use crate::os::wakeup::{RawHandle, Wakeup};
-use crate::parser::Event;
-use crate::published_id::{self, PublishedId};
-use crate::report::{ClientError, Message, ReadyState};
-use crate::text::{SharedText, Text};
-use crate::transport::BeforeWait;
+use crate::sse::parser::Event;
+use crate::sse::text::{SharedText, Text};
 
 /// Why a poll returned no message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -32,7 +32,7 @@ use ureq::http::Uri;
 use ureq::{Proxy, ProxyProtocol};
 
 use crate::config::ConfigError;
-use crate::url_rules::{check_authority, redact};
+use crate::http::url_rules::{check_authority, redact};
 
 #[derive(Clone, Debug, Default)]
 pub enum ProxySetting {

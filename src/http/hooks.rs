@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use ureq::http::{HeaderMap, HeaderName, HeaderValue, Uri};
 
-use crate::config::{validate_header, ConfigError};
+use crate::config::ConfigError;
+use crate::http::request_head::validate_header;
 
 /// What a request hook sees, and may change, before one connection attempt.
 ///

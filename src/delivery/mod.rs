@@ -1,14 +1,19 @@
 //! Handing what the worker finds to the host through a [`Handler`] (the host's callbacks,
 //! or poll mode's queue in `poll_queue`), and never after the host closed the client.
 
+pub(crate) mod batch;
+pub(crate) mod poll_queue;
+pub(crate) mod published_id;
+pub(crate) mod report;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::{self, ThreadId};
 
-use crate::parser::Event;
-use crate::report::{ClientError, ReadyState};
-use crate::text::Text;
-use crate::transport::BeforeWait;
+use crate::delivery::report::{ClientError, ReadyState};
+use crate::http::transport::BeforeWait;
+use crate::sse::parser::Event;
+use crate::sse::text::Text;
 
 /// What a host implements to receive a client's output, on the client's worker thread, one
 /// call at a time. Borrowed arguments are valid only until the call returns.

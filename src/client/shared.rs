@@ -6,12 +6,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crossbeam_channel::{Receiver, Sender};
 use ureq::Agent;
 
+use crate::client::stats::StatsCounters;
+use crate::delivery::poll_queue::Queue;
+use crate::delivery::published_id::PublishedId;
+use crate::delivery::report::ReadyState;
 use crate::delivery::CloseGate;
-use crate::poll_queue::Queue;
-use crate::published_id::PublishedId;
-use crate::report::ReadyState;
-use crate::stats::StatsCounters;
-use crate::text::Text;
+use crate::sse::text::Text;
 
 #[derive(Debug)]
 pub(crate) struct Shared {

@@ -1,20 +1,25 @@
 //! The client handle: starts the worker, closes it, and (poll mode) hands out messages.
 
+mod connection;
+pub(crate) mod shared;
+pub(crate) mod stats;
+mod worker;
+
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::batch::BatchMessage;
+use crate::client::shared::Shared;
+use crate::client::stats::Stats;
+use crate::client::worker::Worker;
 use crate::config::Config;
+use crate::delivery::batch::BatchMessage;
+use crate::delivery::poll_queue::{self, PollError, QueueReceiver, TakenBatches};
+use crate::delivery::published_id::PublishedId;
+use crate::delivery::report::{Message, ReadyState};
 use crate::delivery::{Deliverer, Handler};
-use crate::fork::{self, ProcessLocal};
+use crate::os::fork::{self, ProcessLocal};
 use crate::os::wakeup::RawHandle;
-use crate::poll_queue::{self, PollError, QueueReceiver, TakenBatches};
-use crate::published_id::PublishedId;
-use crate::report::{Message, ReadyState};
-use crate::shared::Shared;
-use crate::stats::Stats;
-use crate::worker::Worker;
 
 /// Small stacks: the worker's deep frames are the TLS handshake and the parser, both far
 /// below this; thousands of idle streams should not each reserve 8 MiB of address space.

@@ -8,7 +8,6 @@
 //! There is no switch that turns verification off: every setting here only chooses *what*
 //! is trusted.
 
-use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -18,7 +17,6 @@ use rustls::{AlertDescription, CertificateError};
 use ureq::tls::TlsConfig;
 use ureq::tls::{parse_pem, Certificate, ClientCert, PemItem, PrivateKey, RootCerts};
 
-use crate::civil_date::civil_from_days;
 use crate::config::ConfigError;
 
 /// Where the trusted root certificates come from.
@@ -433,20 +431,16 @@ fn presented_name(name: &str) -> String {
         .unwrap_or_else(|| name.to_owned())
 }
 
-/// `2024-05-17 12:00:00 UTC`.
+/// An HTTP date, `Fri, 17 May 2024 12:00:00 GMT`.
 fn utc(time: UnixTime) -> String {
+    // httpdate names every second before the year 10000, which covers every date an X.509
+    // certificate can hold (four-digit years); past it, plain seconds rather than a panic.
+    const YEAR_10000: u64 = 253_402_300_800;
     let secs = time.as_secs();
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    let (year, month, day) = civil_from_days(days as i64);
-    let mut out = String::new();
-    let _ = write!(
-        out,
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        rest / 3600,
-        rest / 60 % 60,
-        rest % 60
-    );
-    out
+    if secs >= YEAR_10000 {
+        return format!("{secs} s after 1970");
+    }
+    httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
 }
 
 #[cfg(test)]
@@ -661,8 +655,8 @@ mod tests {
                 time: UnixTime::since_unix_epoch(std::time::Duration::from_secs(1_700_000_000)),
                 not_after: UnixTime::since_unix_epoch(std::time::Duration::from_secs(951_782_400)),
             }),
-            "the server's certificate has expired (valid until 2000-02-29 00:00:00 UTC, now \
-             2023-11-14 22:13:20 UTC)"
+            "the server's certificate has expired (valid until Tue, 29 Feb 2000 00:00:00 GMT, now \
+             Tue, 14 Nov 2023 22:13:20 GMT)"
         );
         assert!(describe(CertificateError::Expired).contains("has expired"));
         assert!(describe(CertificateError::NotValidYet).contains("not valid yet"));
@@ -719,8 +713,13 @@ mod tests {
             utc(UnixTime::since_unix_epoch(std::time::Duration::from_secs(
                 86_399
             ))),
-            "1970-01-01 23:59:59 UTC"
+            "Thu, 01 Jan 1970 23:59:59 GMT"
         );
+        // The largest X.509 date is shown; anything past the year 9999 is not a panic.
+        let last = UnixTime::since_unix_epoch(std::time::Duration::from_secs(253_402_300_799));
+        assert_eq!(utc(last), "Fri, 31 Dec 9999 23:59:59 GMT");
+        let beyond = UnixTime::since_unix_epoch(std::time::Duration::from_secs(u64::MAX));
+        assert_eq!(utc(beyond), format!("{} s after 1970", u64::MAX));
     }
 
     #[test]

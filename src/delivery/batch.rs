@@ -5,9 +5,9 @@
 //! channel slot per event, most of poll mode's cost. A batch costs a few appends per event
 //! and one allocation per batch, and the host can take it whole (`sse_client_poll_batch`).
 
-use crate::parser::Event;
-use crate::report::{ClientError, Message, OwnedEvent, ReadyState};
-use crate::text::{SharedText, Text};
+use crate::delivery::report::{ClientError, Message, OwnedEvent, ReadyState};
+use crate::sse::parser::Event;
+use crate::sse::text::{SharedText, Text};
 
 /// The default event type, which events do not store.
 const MESSAGE: &[u8] = b"message\0";
@@ -283,7 +283,7 @@ impl MessageBatch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::ErrorKind;
+    use crate::delivery::report::ErrorKind;
     use std::time::Duration;
 
     fn text(bytes: &'static [u8]) -> Text<'static> {

@@ -13,7 +13,7 @@
 
 use ureq::http::{Method, Uri};
 
-use crate::url_rules::{check_authority, check_credentials, redact};
+use crate::http::url_rules::{check_authority, check_credentials, redact};
 
 pub fn is_redirect(status: u16) -> bool {
     matches!(status, 301 | 302 | 303 | 307 | 308)

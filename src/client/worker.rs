@@ -8,15 +8,15 @@ use std::time::Duration;
 use crossbeam_channel::select;
 use ureq::http::HeaderValue;
 
+use crate::client::connection::{self, Attempt, AttemptFailure, OpenStream};
+use crate::client::shared::{Shared, WorkerSignals};
 use crate::config::Config;
-use crate::connection::{self, Attempt, AttemptFailure, OpenStream};
+use crate::delivery::report::{ClientError, ErrorKind, ReadyState};
 use crate::delivery::Deliverer;
-use crate::parser::{Event, Parser, Sink, TooLarge};
+use crate::http::request_head;
 use crate::policy::{Decision, Ending, Policy, RetrySettings};
-use crate::report::{ClientError, ErrorKind, ReadyState};
-use crate::request_head;
-use crate::shared::{Shared, WorkerSignals};
-use crate::text::Text;
+use crate::sse::parser::{Event, Parser, Sink, TooLarge};
+use crate::sse::text::Text;
 
 /// The read buffer starts small, so that a thousand idle streams cost little, and doubles
 /// whenever a read fills it, up to a size at which a 1 MiB event arrives in few reads.
@@ -376,7 +376,7 @@ fn fingerprint(id: &str) -> u64 {
 
 fn classify_read_error(error: std::io::Error, config: &Config) -> (ErrorKind, String) {
     // The transport marks a reset: ureq would otherwise have ended the body quietly.
-    if crate::transport::is_reset_by_peer(&error) {
+    if crate::http::transport::is_reset_by_peer(&error) {
         return (
             ErrorKind::Io,
             format!("connection to {} was reset by the peer", config.shown_url),

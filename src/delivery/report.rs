@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use crate::parser::Event;
-use crate::text::{SharedText, Text};
+use crate::sse::parser::Event;
+use crate::sse::text::{SharedText, Text};
 
 /// The browser `EventSource.readyState` values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

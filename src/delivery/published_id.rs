@@ -27,7 +27,7 @@
 use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use crate::text::{SharedText, Text};
+use crate::sse::text::{SharedText, Text};
 
 /// IDs up to this many bytes are stored inline, without a lock.
 const INLINE_WORDS: usize = 8;

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::report::ErrorKind;
+use crate::delivery::report::ErrorKind;
 
 /// A snapshot of a client's counters.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
