@@ -219,7 +219,7 @@ fn an_expired_certificate_is_refused_as_expired() {
     assert!(
         error
             .message
-            .contains("the server's certificate has expired (valid until 2001-01-01 00:00:00 UTC"),
+            .contains("the server's certificate has expired (valid until Mon, 01 Jan 2001 00:00:00 GMT"),
         "{error:?}"
     );
 }
