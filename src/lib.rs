@@ -23,7 +23,6 @@ pub use delivery::report::{ClientError, ErrorKind, Message, OwnedEvent, ReadySta
 pub use delivery::Handler;
 pub use http::hooks::{RequestHook, RequestInfo, ResponseHook, ResponseInfo};
 pub use http::tls::TrustRoots;
-pub use http::transport::BeforeWait;
 pub use sse::parser::{Event, Parser, Sink, TooLarge};
 pub use sse::text::{SharedText, Text};
 

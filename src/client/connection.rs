@@ -4,10 +4,6 @@
 use std::time::SystemTime;
 
 use ureq::http::{header, HeaderName, HeaderValue, Method, Request, Response, Uri};
-use ureq::unversioned::resolver::DefaultResolver;
-use ureq::unversioned::transport::{
-    ConnectProxyConnector, Connector, RustlsConnector, SocksConnector,
-};
 use ureq::{Agent, Body, BodyReader};
 
 use crate::config::Config;
@@ -15,7 +11,7 @@ use crate::delivery::report::ErrorKind;
 use crate::delivery::CloseGate;
 use crate::http::hooks::{RequestInfo, ResponseInfo};
 use crate::http::request_head::{self, MAX_REQUEST_HEAD};
-use crate::http::transport::{BeforeWait, SocketConnector};
+use crate::http::transport::{self, BeforeWait};
 use crate::http::url_rules::redact;
 use crate::http::{proxy, redirect, tls};
 use crate::policy::{self, Ending, StatusVerdict};
@@ -100,13 +96,7 @@ pub(crate) fn agent(config: &Config, before_wait: Option<BeforeWait>) -> Agent {
         .tls_config(config.tls.to_ureq())
         .proxy(proxy)
         .build();
-    // ureq's default chain, with our TCP connector in place of its own.
-    let connector =
-        ().chain(SocksConnector::default())
-            .chain(ConnectProxyConnector::default())
-            .chain(SocketConnector { before_wait })
-            .chain(RustlsConnector::default());
-    Agent::with_parts(agent_config, connector, DefaultResolver::default())
+    transport::agent(agent_config, before_wait)
 }
 
 /// Runs the attempt up to an open stream or a failure.

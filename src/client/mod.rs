@@ -17,7 +17,7 @@ use crate::delivery::batch::BatchMessage;
 use crate::delivery::poll_queue::{self, PollError, QueueReceiver, TakenBatches};
 use crate::delivery::published_id::PublishedId;
 use crate::delivery::report::{Message, ReadyState};
-use crate::delivery::{Deliverer, Handler};
+use crate::delivery::{Deliverer, Destination, Handler};
 use crate::os::fork::{self, ProcessLocal};
 use crate::os::wakeup::RawHandle;
 
@@ -47,19 +47,29 @@ impl Client {
     /// Starts a client that delivers through `handler`, on the worker thread.
     pub fn open(config: &Config, handler: impl Handler + 'static) -> std::io::Result<Client> {
         let last_event_id = Arc::new(PublishedId::new(&config.last_event_id));
-        Client::start(config, Box::new(handler), None, last_event_id)
+        Client::start(
+            config,
+            Destination::Host(Box::new(handler)),
+            None,
+            last_event_id,
+        )
     }
 
     /// Starts a client that queues messages for [`Client::poll`].
     pub fn open_polled(config: &Config) -> std::io::Result<Client> {
         let last_event_id = Arc::new(PublishedId::new(&config.last_event_id));
         let (handler, receiver) = poll_queue::queue(config.queue_capacity, last_event_id.clone())?;
-        Client::start(config, Box::new(handler), Some(receiver), last_event_id)
+        Client::start(
+            config,
+            Destination::Queue(handler),
+            Some(receiver),
+            last_event_id,
+        )
     }
 
     fn start(
         config: &Config,
-        handler: Box<dyn Handler>,
+        destination: Destination,
         queue: Option<QueueReceiver>,
         last_event_id: Arc<PublishedId>,
     ) -> std::io::Result<Client> {
@@ -68,7 +78,7 @@ impl Client {
         let (shared, signals) =
             Shared::new(last_event_id, queue.as_ref().map(|q| q.queue().clone()));
         let shared = Arc::new(shared);
-        let deliverer = Deliverer::new(handler, shared.gate.clone());
+        let deliverer = Deliverer::new(destination, shared.gate.clone());
         let worker = Worker::new(config.clone(), shared.clone(), deliverer, signals);
         let worker = std::thread::Builder::new()
             .name("sse_client".into())

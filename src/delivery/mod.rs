@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::{self, ThreadId};
 
+use crate::delivery::poll_queue::QueueHandler;
 use crate::delivery::report::{ClientError, ReadyState};
 use crate::http::transport::BeforeWait;
 use crate::sse::parser::Event;
@@ -26,19 +27,48 @@ pub trait Handler: Send {
     fn on_error(&mut self, _error: &ClientError) {}
     /// Every readyState change.
     fn on_state(&mut self, _state: ReadyState) {}
-    /// What was delivered since the last flush must reach the host now (the poll queue
-    /// signals its wakeup fd here). Called after every delivery other than events, and
-    /// before the worker waits for anything but the network.
-    fn flush(&mut self) {}
-    /// The end of one read's events. A handler that handed out a [`BeforeWait`] hook may
-    /// hold them back until the hook runs (the poll queue does); otherwise a flush.
-    fn end_read(&mut self) {
-        self.flush();
+}
+
+/// Where a client's output goes: the host's [`Handler`], or poll mode's queue. The queue
+/// needs a protocol a host's callbacks do not (flush, the end of a read, a hook before the
+/// worker waits); it stays inside the crate, here, instead of in the public trait.
+pub(crate) enum Destination {
+    Host(Box<dyn Handler>),
+    Queue(QueueHandler),
+}
+
+impl Destination {
+    fn handler(&mut self) -> &mut dyn Handler {
+        match self {
+            Destination::Host(handler) => handler.as_mut(),
+            Destination::Queue(queue) => queue,
+        }
     }
-    /// A hook for the worker to run before it waits for the network (see `transport`),
-    /// if this handler wants one.
+
+    /// What was delivered since the last flush must reach the host now (the poll queue
+    /// signals its wakeup handle here). Called after every delivery other than events, and
+    /// before the worker waits for anything but the network. Callbacks need none: each
+    /// has reached the host when it returns.
+    fn flush(&mut self) {
+        if let Destination::Queue(queue) = self {
+            queue.flush();
+        }
+    }
+
+    /// The end of one read's events. The queue may hold them back until its
+    /// [`BeforeWait`] hook runs.
+    fn end_read(&mut self) {
+        if let Destination::Queue(queue) = self {
+            queue.end_read();
+        }
+    }
+
+    /// A hook for the worker to run before it waits for the network (see `transport`).
     fn before_wait(&mut self) -> Option<BeforeWait> {
-        None
+        match self {
+            Destination::Host(_) => None,
+            Destination::Queue(queue) => Some(queue.before_wait()),
+        }
     }
 }
 
@@ -107,37 +137,37 @@ impl CloseGate {
 
 /// The worker's side of delivery: a handler behind the close gate.
 pub(crate) struct Deliverer {
-    handler: Box<dyn Handler>,
+    destination: Destination,
     gate: Arc<CloseGate>,
 }
 
 impl Deliverer {
-    pub fn new(handler: Box<dyn Handler>, gate: Arc<CloseGate>) -> Deliverer {
-        Deliverer { handler, gate }
+    pub fn new(destination: Destination, gate: Arc<CloseGate>) -> Deliverer {
+        Deliverer { destination, gate }
     }
 
     // Each returns false when the client was closed and nothing was delivered.
     pub fn open(&mut self, http_status: u16) -> bool {
-        let handler = &mut self.handler;
+        let destination = &mut self.destination;
         self.gate.run(|| {
-            handler.on_open(http_status);
-            handler.flush();
+            destination.handler().on_open(http_status);
+            destination.flush();
         })
     }
 
-    /// After a read's events, delivered with the gate held (see [`Handler::end_read`]).
+    /// After a read's events, delivered with the gate held (see [`Destination::end_read`]).
     pub fn end_read(&mut self) {
-        self.handler.end_read();
+        self.destination.end_read();
     }
 
-    /// See [`Handler::flush`].
+    /// See [`Destination::flush`].
     pub fn flush(&mut self) {
-        self.handler.flush();
+        self.destination.flush();
     }
 
-    /// See [`Handler::before_wait`].
+    /// See [`Destination::before_wait`].
     pub fn before_wait(&mut self) -> Option<BeforeWait> {
-        self.handler.before_wait()
+        self.destination.before_wait()
     }
 
     /// `event` for a worker that holds the gate ([`CloseGate::hold`]).
@@ -145,7 +175,7 @@ impl Deliverer {
         if self.gate.is_closed() {
             return false;
         }
-        self.handler.on_event(event);
+        self.destination.handler().on_event(event);
         true
     }
 
@@ -154,23 +184,23 @@ impl Deliverer {
         if self.gate.is_closed() {
             return false;
         }
-        self.handler.on_comment(text);
+        self.destination.handler().on_comment(text);
         true
     }
 
     pub fn error(&mut self, error: &ClientError) -> bool {
-        let handler = &mut self.handler;
+        let destination = &mut self.destination;
         self.gate.run(|| {
-            handler.on_error(error);
-            handler.flush();
+            destination.handler().on_error(error);
+            destination.flush();
         })
     }
 
     pub fn state(&mut self, state: ReadyState) -> bool {
-        let handler = &mut self.handler;
+        let destination = &mut self.destination;
         self.gate.run(|| {
-            handler.on_state(state);
-            handler.flush();
+            destination.handler().on_state(state);
+            destination.flush();
         })
     }
 }
@@ -191,7 +221,10 @@ mod tests {
     fn nothing_is_delivered_after_the_gate_closes() {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let gate = Arc::new(CloseGate::default());
-        let mut deliverer = Deliverer::new(Box::new(Recorder(seen.clone())), gate.clone());
+        let mut deliverer = Deliverer::new(
+            Destination::Host(Box::new(Recorder(seen.clone()))),
+            gate.clone(),
+        );
         assert!(deliverer.state(ReadyState::Open));
         gate.mark_closed();
         gate.wait_for_callback();

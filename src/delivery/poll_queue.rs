@@ -364,21 +364,29 @@ impl QueueHandler {
     }
 }
 
-impl Handler for QueueHandler {
-    fn flush(&mut self) {
+/// The delivery protocol a queue needs beyond a host's callbacks (see
+/// [`Destination`](crate::delivery::Destination)).
+impl QueueHandler {
+    /// Queues and announces what was collected.
+    pub(crate) fn flush(&mut self) {
         self.queue_pending(true);
     }
 
-    fn end_read(&mut self) {
+    /// Queues a read's messages; announces them unless the hook of
+    /// [`QueueHandler::before_wait`] will, once the worker is about to wait.
+    pub(crate) fn end_read(&mut self) {
         self.queue_pending(!self.announce_before_wait);
     }
 
-    fn before_wait(&mut self) -> Option<BeforeWait> {
+    /// One wakeup per burst: the announcement waits until the worker is about to wait.
+    pub(crate) fn before_wait(&mut self) -> BeforeWait {
         self.announce_before_wait = true;
         let queue = self.queue.clone();
-        Some(BeforeWait::new(move || queue.announce()))
+        BeforeWait::new(move || queue.announce())
     }
+}
 
+impl Handler for QueueHandler {
     fn on_open(&mut self, http_status: u16) {
         if self.reserve_one() {
             self.pending.push_open(http_status);
@@ -577,7 +585,7 @@ mod tests {
     #[test]
     fn with_the_hook_taken_a_read_is_announced_when_the_worker_would_wait() {
         let (mut handler, receiver) = test_queue(64);
-        let before_wait = handler.before_wait().expect("the queue wants the hook");
+        let before_wait = handler.before_wait();
         states(3, &mut handler);
         handler.end_read();
         assert!(!readable(&receiver), "queued, not yet announced");
@@ -629,7 +637,7 @@ mod tests {
     #[test]
     fn a_poll_waiting_for_messages_wakes_when_they_are_announced() {
         let (mut handler, receiver) = test_queue(64);
-        let before_wait = handler.before_wait().unwrap();
+        let before_wait = handler.before_wait();
         let (sender, polled) = std::sync::mpsc::channel();
         let host = std::thread::spawn(move || {
             sender

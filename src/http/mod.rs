@@ -4,10 +4,10 @@
 //! trusts ([`tls`]), the host's per-connection [`hooks`], and the socket [`transport`] under
 //! ureq. Nothing here knows the client's configuration as a whole.
 
-pub mod hooks;
+pub(crate) mod hooks;
 pub(crate) mod proxy;
 pub(crate) mod redirect;
 pub(crate) mod request_head;
-pub mod tls;
-pub mod transport;
+pub(crate) mod tls;
+pub(crate) mod transport;
 pub(crate) mod url_rules;

@@ -15,16 +15,23 @@
 //!
 //! Both hand ureq a reset connection's error so that it is not taken for the end of the
 //! body (see `broken`); the worker tells it with [`is_reset_by_peer`].
+//!
+//! This module is the whole seam with ureq's `unversioned` API, which ureq may change in
+//! any release: Cargo.toml pins ureq to the minor version it is written against, and the
+//! test `ureq_reads_a_stream_through_this_transport` fails if ureq stops using it the way
+//! this module expects.
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use ureq::unversioned::resolver::DefaultResolver;
 use ureq::unversioned::transport::{
-    Buffers, ConnectionDetails, Connector, Either, NextTimeout, ShutdownHandle, Transport,
+    Buffers, ConnectProxyConnector, ConnectionDetails, Connector, Either, NextTimeout,
+    RustlsConnector, ShutdownHandle, SocksConnector, Transport,
 };
-use ureq::{Error, Timeout};
+use ureq::{Agent, Error, Timeout};
 
 pub(crate) use broken::is_reset_by_peer;
 use buffers::GrowingBuffers;
@@ -33,6 +40,18 @@ use crate::os::socket;
 
 mod broken;
 mod buffers;
+
+/// An agent whose TCP connections are [`SocketTransport`]s running `before_wait`: ureq's
+/// default connector chain (SOCKS, HTTP CONNECT proxy, TCP, rustls) with ours in place of
+/// its TCP connector.
+pub(crate) fn agent(config: ureq::config::Config, before_wait: Option<BeforeWait>) -> Agent {
+    let connector =
+        ().chain(SocksConnector::default())
+            .chain(ConnectProxyConnector::default())
+            .chain(SocketConnector { before_wait })
+            .chain(RustlsConnector::default());
+    Agent::with_parts(config, connector, DefaultResolver::default())
+}
 
 /// The most a connection's input buffer grows to (from the agent's input buffer size) while
 /// reads keep filling it: as large as the worker's own read buffer gets.
@@ -452,6 +471,59 @@ mod tests {
         handle.upgrade().expect("the transport is alive").shutdown();
         let result = reader.join().unwrap();
         assert!(matches!(result, Ok(false) | Err(_)), "{result:?}");
+    }
+
+    /// The seam as ureq uses it, end to end: a request through [`agent`] reads its body
+    /// through a [`SocketTransport`], whose hook runs before each read that has to wait
+    /// (the server sends its next burst only when the hook has run, so a ureq that
+    /// bypassed the transport would time out here), and a reset after the body's bytes
+    /// reaches the body reader as a reset, not as the end of the body.
+    #[test]
+    fn ureq_reads_a_stream_through_this_transport() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/events", listener.local_addr().unwrap());
+        let (hook_ran, wait_for_hook) = std::sync::mpsc::channel::<()>();
+        let server = std::thread::spawn(move || {
+            let (mut peer, _) = listener.accept().unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                peer.read_exact(&mut byte).unwrap();
+                head.push(byte[0]);
+            }
+            let next = |peer: &mut TcpStream, bytes: &[u8]| {
+                let waited = wait_for_hook.recv_timeout(Duration::from_secs(5));
+                waited.expect("the client waits for the next burst without running the hook");
+                peer.write_all(bytes).unwrap();
+            };
+            next(
+                &mut peer,
+                b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n",
+            );
+            next(&mut peer, b"data: a\n\n");
+            next(&mut peer, b"data: b\n\n");
+            let _ = wait_for_hook.recv_timeout(Duration::from_secs(5));
+            reset(peer);
+        });
+        let hook = BeforeWait::new(move || {
+            let _ = hook_ran.send(());
+        });
+        let config = Agent::config_builder()
+            .proxy(None)
+            .timeout_per_read(Some(Duration::from_secs(10)))
+            .build();
+        let mut response = agent(config, Some(hook)).get(&url).call().unwrap();
+        let mut body = response.body_mut().as_reader();
+        let mut buffer = [0u8; 64];
+        for expected in [&b"data: a\n\n"[..], b"data: b\n\n"] {
+            let n = body.read(&mut buffer).unwrap();
+            assert_eq!(&buffer[..n], expected);
+        }
+        match body.read(&mut buffer) {
+            Err(error) => assert!(is_reset_by_peer(&error), "not a reset: {error:?}"),
+            Ok(n) => panic!("a reset read as {n} bytes (0 = the end of the body)"),
+        }
+        server.join().unwrap();
     }
 
     /// Closes `peer` so that the other end gets an RST instead of a FIN.

@@ -4,5 +4,5 @@
 //! time; [`text`] is the UTF-8, NUL-terminated string the parser hands out.
 
 pub(crate) mod line_ends;
-pub mod parser;
-pub mod text;
+pub(crate) mod parser;
+pub(crate) mod text;
