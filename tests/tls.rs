@@ -217,9 +217,9 @@ fn an_expired_certificate_is_refused_as_expired() {
     let error = first_error(&config);
 
     assert!(
-        error
-            .message
-            .contains("the server's certificate has expired (valid until Mon, 01 Jan 2001 00:00:00 GMT"),
+        error.message.contains(
+            "the server's certificate has expired (valid until Mon, 01 Jan 2001 00:00:00 GMT"
+        ),
         "{error:?}"
     );
 }
