@@ -11,6 +11,7 @@
 //!   otherwise send the request to the default port.
 //! - Messages show a `Location` without its user information (`url_rules::redact`).
 
+use iri_string::types::{UriAbsoluteStr, UriReferenceStr};
 use ureq::http::{Method, Uri};
 
 use crate::http::url_rules::{check_authority, check_credentials, redact};
@@ -60,40 +61,26 @@ pub fn is_downgrade(from: &Uri, to: &Uri) -> bool {
     from.scheme_str() == Some("https") && to.scheme_str() != Some("https")
 }
 
-/// Resolves a `Location` value against the URL it came from (RFC 3986 section 5.2, for the
-/// forms servers send: absolute, scheme-relative, absolute-path and relative-path).
+/// Resolves a `Location` value against the URL it came from: RFC 3986 section 5 (the
+/// `iri-string` crate), whatever form the server sent (absolute, scheme-relative,
+/// absolute-path, relative-path, query-only, with dot segments). The fragment, which never
+/// reaches a server, is dropped; the result must be an http(s) URL the client can use.
 pub fn resolve_location(base: &Uri, location: &str) -> Result<Uri, String> {
     let location = location.trim();
-    // A fragment never reaches the server.
-    let location = location.split('#').next().unwrap_or("");
     let bad = |e: &dyn std::fmt::Display| {
         format!(
             "redirect to an invalid Location {:?}: {e}",
-            redact(&location)
+            redact(&location.split('#').next().unwrap_or(""))
         )
     };
-    let scheme = base.scheme_str().unwrap_or("http");
-    let authority = base.authority().map(|a| a.as_str()).unwrap_or("");
-    let absolute = if has_scheme(location) {
-        location.to_owned()
-    } else if let Some(rest) = location.strip_prefix("//") {
-        format!("{scheme}://{rest}")
-    } else if location.starts_with('/') {
-        format!("{scheme}://{authority}{}", remove_dot_segments(location))
-    } else if location.is_empty() {
-        base.to_string()
-    } else if let Some(query) = location.strip_prefix('?') {
-        format!("{scheme}://{authority}{}?{query}", base.path())
-    } else {
-        let base_path = base.path();
-        let directory = &base_path[..base_path.rfind('/').map_or(0, |i| i + 1)];
-        let directory = if directory.is_empty() { "/" } else { directory };
-        format!(
-            "{scheme}://{authority}{}",
-            remove_dot_segments(&format!("{directory}{location}"))
-        )
-    };
-    let uri: Uri = absolute.parse().map_err(|e| bad(&e))?;
+    let base = base.to_string();
+    let base = UriAbsoluteStr::new(&base).map_err(|e| bad(&e))?;
+    let reference = UriReferenceStr::new(location).map_err(|e| bad(&e))?;
+    let mut resolved = reference.resolve_against(base).to_string();
+    if let Some(fragment) = resolved.find('#') {
+        resolved.truncate(fragment);
+    }
+    let uri: Uri = resolved.parse().map_err(|e| bad(&e))?;
     let authority = match uri.scheme_str() {
         Some("http") | Some("https") => uri.authority().filter(|a| !a.host().is_empty()),
         _ => None,
@@ -105,49 +92,6 @@ pub fn resolve_location(base: &Uri, location: &str) -> Result<Uri, String> {
         .and_then(|()| check_credentials(authority))
         .map_err(|why| bad(&why))?;
     Ok(uri)
-}
-
-fn has_scheme(location: &str) -> bool {
-    match location.find(':') {
-        Some(colon) => {
-            let scheme = &location[..colon];
-            !scheme.is_empty()
-                && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-                && scheme
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
-                && !location[..colon].contains('/')
-        }
-        None => false,
-    }
-}
-
-/// Removes `.` and `..` segments from an absolute path (the query, if any, is kept).
-fn remove_dot_segments(path_and_query: &str) -> String {
-    let (path, query) = match path_and_query.find('?') {
-        Some(q) => path_and_query.split_at(q),
-        None => (path_and_query, ""),
-    };
-    let mut out: Vec<&str> = Vec::new();
-    let segments: Vec<&str> = path.split('/').skip(1).collect();
-    for (i, segment) in segments.iter().enumerate() {
-        let last = i + 1 == segments.len();
-        match *segment {
-            "." => {
-                if last {
-                    out.push("");
-                }
-            }
-            ".." => {
-                out.pop();
-                if last {
-                    out.push("");
-                }
-            }
-            other => out.push(other),
-        }
-    }
-    format!("/{}{query}", out.join("/"))
 }
 
 #[cfg(test)]
@@ -179,6 +123,63 @@ mod tests {
             "http://a.example:8080/x/y/stream?page=2"
         );
         assert_eq!(resolved(base, "/a/b#frag"), "http://a.example:8080/a/b");
+    }
+
+    /// RFC 3986 section 5.4: every normal and abnormal example that stays an http URL with
+    /// a host (`http:g`, which a strict parser reads as a URL without one, is refused).
+    #[test]
+    fn resolves_the_examples_of_rfc_3986() {
+        let base = "http://a/b/c/d;p?q";
+        let examples = [
+            ("g", "http://a/b/c/g"),
+            ("./g", "http://a/b/c/g"),
+            ("g/", "http://a/b/c/g/"),
+            ("/g", "http://a/g"),
+            ("//g", "http://g/"),
+            ("?y", "http://a/b/c/d;p?y"),
+            ("g?y", "http://a/b/c/g?y"),
+            ("#s", "http://a/b/c/d;p?q"),
+            ("g#s", "http://a/b/c/g"),
+            ("g?y#s", "http://a/b/c/g?y"),
+            (";x", "http://a/b/c/;x"),
+            ("g;x", "http://a/b/c/g;x"),
+            ("g;x?y#s", "http://a/b/c/g;x?y"),
+            ("", "http://a/b/c/d;p?q"),
+            (".", "http://a/b/c/"),
+            ("./", "http://a/b/c/"),
+            ("..", "http://a/b/"),
+            ("../", "http://a/b/"),
+            ("../g", "http://a/b/g"),
+            ("../..", "http://a/"),
+            ("../../", "http://a/"),
+            ("../../g", "http://a/g"),
+            ("../../../g", "http://a/g"),
+            ("../../../../g", "http://a/g"),
+            ("/./g", "http://a/g"),
+            ("/../g", "http://a/g"),
+            ("g.", "http://a/b/c/g."),
+            (".g", "http://a/b/c/.g"),
+            ("g..", "http://a/b/c/g.."),
+            ("..g", "http://a/b/c/..g"),
+            ("./../g", "http://a/b/g"),
+            ("./g/.", "http://a/b/c/g/"),
+            ("g/./h", "http://a/b/c/g/h"),
+            ("g/../h", "http://a/b/c/h"),
+            ("g;x=1/./y", "http://a/b/c/g;x=1/y"),
+            ("g;x=1/../y", "http://a/b/c/y"),
+            ("g?y/./x", "http://a/b/c/g?y/./x"),
+            ("g?y/../x", "http://a/b/c/g?y/../x"),
+            ("g#s/./x", "http://a/b/c/g"),
+            ("g#s/../x", "http://a/b/c/g"),
+        ];
+        let mut wrong = Vec::new();
+        for (location, expected) in examples {
+            match resolve_location(&uri(base), location) {
+                Ok(got) if got.to_string() == expected => {}
+                other => wrong.push(format!("{location:?}: {other:?}, expected {expected}")),
+            }
+        }
+        assert!(wrong.is_empty(), "{wrong:#?}");
     }
 
     #[test]
