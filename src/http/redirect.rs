@@ -175,7 +175,7 @@ mod tests {
         let mut wrong = Vec::new();
         for (location, expected) in examples {
             match resolve_location(&uri(base), location) {
-                Ok(got) if got.to_string() == expected => {}
+                Ok(got) if got == expected => {}
                 other => wrong.push(format!("{location:?}: {other:?}, expected {expected}")),
             }
         }
