@@ -10,16 +10,13 @@
 
 mod support;
 
-#[path = "support/proxy_server.rs"]
-mod proxy_server;
-
 use std::ffi::{c_char, c_void, CStr};
 use std::mem::MaybeUninit;
 use std::sync::{Arc, Mutex, Once};
 
-use proxy_server::ProxyServer;
 use sse_client::ffi::{sse_log_level, sse_set_log_callback};
 use sse_client::{Client, Config, ConfigError};
+use support::server::proxy::ProxyServer;
 use support::*;
 
 const PASSWORD: &str = "secret";

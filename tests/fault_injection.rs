@@ -38,7 +38,7 @@
 
 mod support;
 
-#[path = "support/faults.rs"]
+#[path = "support/faults/mod.rs"]
 mod faults;
 
 use std::sync::{Arc, Mutex};

@@ -14,6 +14,7 @@ use sse_client::policy::{
     MIN_RECONNECT_DELAY,
 };
 use sse_client::{Client, ClientError, Config, ErrorKind, PollError, ReadyState};
+use support::splitmix::Rng;
 use support::*;
 
 /// A generous bound for "promptly": the waits being interrupted are 24 hours long.
@@ -47,6 +48,13 @@ struct Run {
 }
 
 impl Run {
+    /// A server that answers every connection with `script`, and a client of it.
+    fn against(mode: Mode, script: Script) -> (Server, Run) {
+        let server = Server::always(script);
+        let run = Run::open(mode, &fast_config(&server.url("/")));
+        (server, run)
+    }
+
     fn open(mode: Mode, config: &Config) -> Run {
         let (client, log) = match mode {
             Mode::Callbacks => {
@@ -142,8 +150,8 @@ impl Run {
 /// A 503 whose `Retry-After` asks for more than the longest wait: the client waits exactly
 /// the longest wait, connecting, and close() still ends it at once.
 fn retry_after_waits_the_longest_wait(mode: Mode, retry_after: &str) {
-    let server = Server::always(Script::status(503, &[("Retry-After", retry_after)]));
-    let mut run = Run::open(mode, &fast_config(&server.url("/")));
+    let (server, mut run) =
+        Run::against(mode, Script::status(503, &[("Retry-After", retry_after)]));
 
     let error = run.expect_error();
     assert_eq!(
@@ -161,8 +169,10 @@ fn retry_after_waits_the_longest_wait(mode: Mode, retry_after: &str) {
 /// A 503 whose `Retry-After` date no HTTP date can be: ignored, the normal backoff applies
 /// (`fast_config`: 10 ms doubling, jitter up to +50%).
 fn unreadable_retry_after_date_gets_the_normal_backoff(mode: Mode) {
-    let server = Server::always(Script::status(503, &[("Retry-After", YEAR_300_BILLION)]));
-    let mut run = Run::open(mode, &fast_config(&server.url("/")));
+    let (_server, mut run) = Run::against(
+        mode,
+        Script::status(503, &[("Retry-After", YEAR_300_BILLION)]),
+    );
 
     for attempt in 1..=3u32 {
         let error = run.expect_error();
@@ -184,10 +194,10 @@ fn unreadable_retry_after_date_gets_the_normal_backoff(mode: Mode) {
 /// A stream whose `retry:` asks for more than the longest wait (the parser saturates it to
 /// u64::MAX ms): the client waits exactly the longest wait.
 fn huge_server_retry_waits_the_longest_wait(mode: Mode) {
-    let server = Server::always(Script::stream(format!(
-        "retry: {TWENTY_NINES}\ndata: x\n\n"
-    )));
-    let mut run = Run::open(mode, &fast_config(&server.url("/")));
+    let (server, mut run) = Run::against(
+        mode,
+        Script::stream(format!("retry: {TWENTY_NINES}\ndata: x\n\n")),
+    );
 
     run.expect(Record::Open(200));
     run.expect(Record::State(ReadyState::Open));
@@ -206,44 +216,34 @@ fn huge_server_retry_waits_the_longest_wait(mode: Mode) {
     run.close_and_drop_promptly();
 }
 
-#[test]
-fn retry_after_of_twenty_digits_waits_the_longest_wait_with_callbacks() {
-    retry_after_waits_the_longest_wait(Mode::Callbacks, TWENTY_NINES);
+/// Each story runs twice, as `$callbacks` with callbacks and as `$polled` in poll mode.
+macro_rules! in_both_modes {
+    ($($callbacks:ident, $polled:ident: $story:expr;)*) => {$(
+        #[test]
+        fn $callbacks() {
+            ($story)(Mode::Callbacks);
+        }
+
+        #[test]
+        fn $polled() {
+            ($story)(Mode::Polled);
+        }
+    )*};
 }
 
-#[test]
-fn retry_after_of_twenty_digits_waits_the_longest_wait_when_polled() {
-    retry_after_waits_the_longest_wait(Mode::Polled, TWENTY_NINES);
-}
-
-#[test]
-fn retry_after_date_in_year_9999_waits_the_longest_wait_with_callbacks() {
-    retry_after_waits_the_longest_wait(Mode::Callbacks, YEAR_9999);
-}
-
-#[test]
-fn retry_after_date_in_year_9999_waits_the_longest_wait_when_polled() {
-    retry_after_waits_the_longest_wait(Mode::Polled, YEAR_9999);
-}
-
-#[test]
-fn retry_after_date_in_year_300_billion_gets_the_normal_backoff_with_callbacks() {
-    unreadable_retry_after_date_gets_the_normal_backoff(Mode::Callbacks);
-}
-
-#[test]
-fn retry_after_date_in_year_300_billion_gets_the_normal_backoff_when_polled() {
-    unreadable_retry_after_date_gets_the_normal_backoff(Mode::Polled);
-}
-
-#[test]
-fn server_retry_of_twenty_digits_waits_the_longest_wait_with_callbacks() {
-    huge_server_retry_waits_the_longest_wait(Mode::Callbacks);
-}
-
-#[test]
-fn server_retry_of_twenty_digits_waits_the_longest_wait_when_polled() {
-    huge_server_retry_waits_the_longest_wait(Mode::Polled);
+in_both_modes! {
+    retry_after_of_twenty_digits_waits_the_longest_wait_with_callbacks,
+    retry_after_of_twenty_digits_waits_the_longest_wait_when_polled:
+        |mode| retry_after_waits_the_longest_wait(mode, TWENTY_NINES);
+    retry_after_date_in_year_9999_waits_the_longest_wait_with_callbacks,
+    retry_after_date_in_year_9999_waits_the_longest_wait_when_polled:
+        |mode| retry_after_waits_the_longest_wait(mode, YEAR_9999);
+    retry_after_date_in_year_300_billion_gets_the_normal_backoff_with_callbacks,
+    retry_after_date_in_year_300_billion_gets_the_normal_backoff_when_polled:
+        unreadable_retry_after_date_gets_the_normal_backoff;
+    server_retry_of_twenty_digits_waits_the_longest_wait_with_callbacks,
+    server_retry_of_twenty_digits_waits_the_longest_wait_when_polled:
+        huge_server_retry_waits_the_longest_wait;
 }
 
 // ---- The property test ------------------------------------------------------------------
@@ -263,38 +263,6 @@ fn server_retry_of_twenty_digits_waits_the_longest_wait_when_polled() {
 
 const DEFAULT_ITERATIONS: u64 = 50_000;
 const DEFAULT_SEED: u64 = 0x5E7_A17E_2026_0011;
-
-/// splitmix64, as in tests/parser_fuzz.rs: the same numbers on every platform.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// 0 to `n - 1` (`n` > 0).
-    fn below(&mut self, n: usize) -> usize {
-        ((u128::from(self.next()) * n as u128) >> 64) as usize
-    }
-
-    fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len())]
-    }
-
-    fn digits(&mut self, count: usize) -> String {
-        (0..count)
-            .map(|_| char::from(b'0' + self.below(10) as u8))
-            .collect()
-    }
-}
 
 /// The last second an HTTP date can name: Fri, 31 Dec 9999 23:59:59 GMT.
 const LAST_HTTP_DATE: u64 = 253_402_300_799;
@@ -334,7 +302,7 @@ fn generate(rng: &mut Rng) -> (String, Expect) {
             let at = match rng.below(4) {
                 0 => LAST_HTTP_DATE - rng.below(100_000) as u64,
                 1 => rng.below(100_000) as u64,
-                _ => rng.next() % (LAST_HTTP_DATE + 1),
+                _ => rng.next_u64() % (LAST_HTTP_DATE + 1),
             };
             let (format, two_digit_year) = match rng.below(3) {
                 0 => (imf_fixdate(at), false),
@@ -353,7 +321,7 @@ fn generate(rng: &mut Rng) -> (String, Expect) {
         }
         3 => {
             // A date with one field out of range or of many digits.
-            let parts = imf_parts(rng.next() % (LAST_HTTP_DATE + 1));
+            let parts = imf_parts(rng.next_u64() % (LAST_HTTP_DATE + 1));
             let huge = |rng: &mut Rng| {
                 let length = 1 + rng.below(30);
                 format!("9{}", rng.digits(length))
@@ -463,7 +431,7 @@ fn asctime(at: u64) -> String {
 }
 
 fn random_now(rng: &mut Rng) -> SystemTime {
-    let offset = Duration::from_secs(rng.next() % (1 << 40));
+    let offset = Duration::from_secs(rng.next_u64() % (1 << 40));
     match rng.below(4) {
         0 => SystemTime::now(),
         // Up to 34,000 years either side of 1970, as far as the platform's clock goes
@@ -509,7 +477,7 @@ fn check_value(value: &str, expect: &Expect, now: SystemTime) -> Option<Duration
 }
 
 fn check_policy(rng: &mut Rng, retry_after: Option<Duration>) {
-    let any = Duration::from_secs(rng.next());
+    let any = Duration::from_secs(rng.next_u64());
     let delays = [
         Duration::ZERO,
         ms(1),
@@ -526,7 +494,7 @@ fn check_policy(rng: &mut Rng, retry_after: Option<Duration>) {
     };
     let mut policy = Policy::new(settings);
     if rng.chance(50) {
-        let any = rng.next();
+        let any = rng.next_u64();
         policy.set_server_retry(ms(rng.pick(&[0, 1, 600, any, u64::MAX])));
     }
     for _ in 0..rng.below(40) {
@@ -567,7 +535,7 @@ fn env_u64(name: &str) -> Option<u64> {
 fn generated_retry_after_values_never_panic_and_never_wait_past_the_longest_wait() {
     let iterations = env_u64("SSE_RETRY_AFTER_ITERATIONS").unwrap_or(DEFAULT_ITERATIONS);
     let seed = env_u64("SSE_RETRY_AFTER_SEED").unwrap_or(DEFAULT_SEED);
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let mut parsed = 0u64;
     for _ in 0..iterations {
         let (value, expect) = generate(&mut rng);

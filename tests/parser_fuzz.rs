@@ -35,11 +35,13 @@
 //! On failure the seed, the iteration and the input (escaped as a Rust byte string) are
 //! printed, with a shrunk input, so that it can be replayed or kept in [`REGRESSIONS`].
 
+mod support;
+
 use std::panic::{self, AssertUnwindSafe};
 use std::time::Instant;
 
-use sse_client::Text;
-use sse_client::{Event, Parser, Sink, TooLarge};
+use sse_client::{Event, Parser, Sink, Text, TooLarge};
+use support::splitmix::Rng;
 
 /// Inputs of the default (CI) pass: a few seconds in the debug profile.
 const DEFAULT_ITERATIONS: u64 = 20_000;
@@ -50,43 +52,11 @@ const BYTEWISE_MAX: usize = 256;
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
-// ---- Random numbers -----------------------------------------------------------------------
-
-/// splitmix64: tiny, fast, good enough, and the same on every platform.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// 0 to `n - 1` (`n` > 0).
-    fn below(&mut self, n: usize) -> usize {
-        ((u128::from(self.next()) * n as u128) >> 64) as usize
-    }
-
-    fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len())]
-    }
-
-    fn byte(&mut self) -> u8 {
-        self.next() as u8
-    }
-}
-
 /// The generator seed and the checker seed of input `index`: any iteration can be replayed
 /// on its own.
 fn input_seeds(seed: u64, index: u64) -> (u64, u64) {
-    let mut rng = Rng(seed ^ index.wrapping_mul(0xD1B5_4A32_D192_ED03));
-    (rng.next(), rng.next())
+    let mut rng = Rng::new(seed ^ index.wrapping_mul(0xD1B5_4A32_D192_ED03));
+    (rng.next_u64(), rng.next_u64())
 }
 
 // ---- The generator ------------------------------------------------------------------------
@@ -834,7 +804,7 @@ const NEW_STREAM_HEADS: &[&[u8]] = &[
 /// and previous streams. Each step has its own generator, so that most choices stay the same
 /// when the shrinker removes bytes.
 fn check_input(stream: &[u8], check_seed: u64, stats: &mut Stats) {
-    let step = |n: u64| Rng(check_seed ^ n.wrapping_mul(0xA076_1D64_78BD_642F));
+    let step = |n: u64| Rng::new(check_seed ^ n.wrapping_mul(0xA076_1D64_78BD_642F));
     let rng = &mut step(1);
     let initial_id = if rng.chance(20) {
         Some(rng.pick(HOST_IDS))
@@ -1068,7 +1038,7 @@ fn fuzz_parser_properties() {
     let mut stats = Stats::default();
     for index in range {
         let (generate_seed, check_seed) = input_seeds(seed, index);
-        let stream = generate(&mut Rng(generate_seed));
+        let stream = generate(&mut Rng::new(generate_seed));
         if only.is_some() {
             println!("input {index}: b\"{}\"", stream.escape_ascii());
         }

@@ -7,14 +7,13 @@
 //! "reset" for the worker (see `src/http/transport/broken.rs`).
 
 mod support;
-#[path = "support/tls_server.rs"]
-mod tls_server;
 
 use std::time::Duration;
 
 use sse_client::{Client, ClientError, Config, ErrorKind, ReadyState};
+use support::server::certificates::*;
+use support::server::tls::*;
 use support::*;
-use tls_server::*;
 
 #[derive(Clone, Copy, Debug)]
 enum Mode {

@@ -1,5 +1,5 @@
 //! Proxies: an explicit http:// (CONNECT) or socks5:// proxy, the conventional environment
-//! variables, and NO_PROXY, against real loopback proxies (`support/proxy_server.rs`).
+//! variables, and NO_PROXY, against real loopback proxies (`support/server/proxy.rs`).
 //!
 //! Only `environment_variables_choose_the_proxy_unless_disabled_or_excluded` changes the
 //! process environment; every other test here sets an explicit proxy (which the
@@ -7,13 +7,10 @@
 
 mod support;
 
-#[path = "support/proxy_server.rs"]
-mod proxy_server;
-
 use std::ffi::{CStr, CString};
 
-use proxy_server::{ProxyServer, SocksAddress};
 use sse_client::{Client, Config, ConfigError, ErrorKind};
+use support::server::proxy::{ProxyServer, SocksAddress};
 use support::*;
 
 /// Opens a client with `config`, waits for its first event (`data: hello`), closes it.

@@ -1,19 +1,17 @@
 //! HTTPS trust settings against a real rustls server on loopback: the bundled roots, an
 //! extra CA file, the system trust store, mutual TLS, and what a TLS failure says.
 
-#[path = "support/proxy_server.rs"]
-mod proxy_server;
 mod support;
-#[path = "support/tls_server.rs"]
-mod tls_server;
 
 use std::path::Path;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use sse_client::{Client, ClientError, Config, ConfigError, ErrorKind, ReadyState, TrustRoots};
+use support::server::certificates::*;
+use support::server::proxy::ProxyServer;
+use support::server::tls::*;
 use support::*;
-use tls_server::*;
 
 const BODY: &str = "data: one\n\nid: 2\ndata: two\n\n";
 
@@ -89,12 +87,28 @@ struct PrivateDeployment {
 }
 
 impl PrivateDeployment {
+    /// A server for localhost and 127.0.0.1 that sends [`BODY`] and holds the stream.
     fn start(label: &str) -> PrivateDeployment {
+        PrivateDeployment::serving(
+            label,
+            |ca| ca.server(&["localhost", "127.0.0.1"]),
+            BODY,
+            AfterBody::Hold,
+        )
+    }
+
+    /// A server presenting the certificate `certificate` makes with the private CA.
+    fn serving(
+        label: &str,
+        certificate: impl FnOnce(&TestCa) -> Issued,
+        body: &str,
+        after: AfterBody,
+    ) -> PrivateDeployment {
         let ca = TestCa::new("sse_client test CA");
-        let server_cert = ca.server(&["localhost", "127.0.0.1"]);
+        let server_cert = certificate(&ca);
         let files = TempDir::new(label);
         let ca_file = files.write("ca.pem", ca.pem());
-        let server = TlsServer::start(server_config(&server_cert, None), BODY, AfterBody::Hold);
+        let server = TlsServer::start(server_config(&server_cert, None), body, after);
         PrivateDeployment {
             files,
             ca_file,
@@ -130,18 +144,15 @@ fn bundled_roots_reject_a_server_signed_by_a_private_ca_as_unknown_issuer() {
 #[test]
 fn a_polled_stream_over_tls_announces_each_event_while_the_server_holds_it_open() {
     let _env = environment_unchanged();
-    let ca = TestCa::new("sse_client test CA");
-    let server_cert = ca.server(&["localhost", "127.0.0.1"]);
-    let files = TempDir::new("polled");
-    let ca_file = files.write("ca.pem", ca.pem());
     // The events come after the host has taken the open and state messages and waits.
-    let server = TlsServer::start(
-        server_config(&server_cert, None),
+    let deployment = PrivateDeployment::serving(
+        "polled",
+        |ca| ca.server(&["localhost", "127.0.0.1"]),
         "",
         AfterBody::SendLater(Duration::from_millis(300), BODY),
     );
-    let mut config = https_config(&server.url("/events"));
-    config.add_ca_file(&ca_file).unwrap();
+    let mut config = https_config(&deployment.server.url("/events"));
+    config.add_ca_file(&deployment.ca_file).unwrap();
     expect_events_polled(&config);
 }
 
@@ -178,16 +189,14 @@ fn bundled_roots_plus_several_ca_files_trust_each_of_them() {
 #[test]
 fn a_certificate_for_another_name_is_refused_naming_both() {
     let _env = environment_unchanged();
-    let ca = TestCa::new("sse_client test CA");
-    let files = TempDir::new("name_mismatch");
-    let ca_file = files.write("ca.pem", ca.pem());
-    let server = TlsServer::start(
-        server_config(&ca.server(&["other.example"]), None),
+    let deployment = PrivateDeployment::serving(
+        "name_mismatch",
+        |ca| ca.server(&["other.example"]),
         BODY,
         AfterBody::Hold,
     );
-    let mut config = https_config(&server.url("/"));
-    config.add_ca_file(&ca_file).unwrap();
+    let mut config = https_config(&deployment.server.url("/"));
+    config.add_ca_file(&deployment.ca_file).unwrap();
 
     let error = first_error(&config);
 
@@ -203,16 +212,14 @@ fn a_certificate_for_another_name_is_refused_naming_both() {
 #[test]
 fn an_expired_certificate_is_refused_as_expired() {
     let _env = environment_unchanged();
-    let ca = TestCa::new("sse_client test CA");
-    let files = TempDir::new("expired");
-    let ca_file = files.write("ca.pem", ca.pem());
-    let server = TlsServer::start(
-        server_config(&ca.expired_server(&["localhost", "127.0.0.1"]), None),
+    let deployment = PrivateDeployment::serving(
+        "expired",
+        |ca| ca.expired_server(&["localhost", "127.0.0.1"]),
         BODY,
         AfterBody::Hold,
     );
-    let mut config = https_config(&server.url("/"));
-    config.add_ca_file(&ca_file).unwrap();
+    let mut config = https_config(&deployment.server.url("/"));
+    config.add_ca_file(&deployment.ca_file).unwrap();
 
     let error = first_error(&config);
 
@@ -450,7 +457,7 @@ fn a_redirect_from_https_to_http_is_refused_and_nothing_reaches_the_http_server(
 fn https_through_an_http_connect_proxy_verifies_the_origin_and_delivers_events() {
     let _env = environment_unchanged();
     let deployment = PrivateDeployment::start("https_via_proxy");
-    let proxy = proxy_server::ProxyServer::http();
+    let proxy = ProxyServer::http();
     let mut config = https_config(&deployment.server.url("/events"));
     config.add_ca_file(&deployment.ca_file).unwrap();
     config.set_proxy(Some(&proxy.url())).unwrap();

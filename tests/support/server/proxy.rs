@@ -6,14 +6,14 @@
 //!
 //! Every wait here is bounded, so a misbehaving client fails a test instead of hanging it.
 
-#![allow(dead_code)]
-
 use std::io::{ErrorKind as IoErrorKind, Read, Write};
-use std::net::{Ipv4Addr, Ipv6Addr, Shutdown, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, Ipv6Addr, Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use super::listener::{ConnectionThreads, Listening};
+use crate::support::sync::{lock, wait_for_change};
 
 /// How long a handshake (request head, SOCKS negotiation) may take before the proxy
 /// gives up on the client, and how long connecting to a target may take.
@@ -72,14 +72,14 @@ impl ProxyRequest {
 
 #[derive(Default)]
 struct State {
-    shutdown: AtomicBool,
+    shutdown: Arc<AtomicBool>,
     accepted: AtomicUsize,
     requests: Mutex<Vec<ProxyRequest>>,
     changed: Condvar,
     /// Every socket opened, client side and target side, shut down on drop so that the
     /// relay threads end.
     sockets: Mutex<Vec<TcpStream>>,
-    threads: Mutex<Vec<JoinHandle<()>>>,
+    threads: ConnectionThreads,
 }
 
 impl State {
@@ -102,20 +102,15 @@ impl State {
     }
 
     fn spawn(&self, name: &str, f: impl FnOnce() + Send + 'static) {
-        let handle = thread::Builder::new()
-            .name(name.to_owned())
-            .spawn(f)
-            .expect("spawn a proxy thread");
-        lock(&self.threads).push(handle);
+        self.threads.spawn(name.to_owned(), f);
     }
 }
 
 /// A proxy on 127.0.0.1 with a port of its own.
 pub struct ProxyServer {
     kind: ProxyKind,
-    port: u16,
+    listening: Listening,
     state: Arc<State>,
-    acceptor: Option<JoinHandle<()>>,
 }
 
 impl ProxyServer {
@@ -132,29 +127,22 @@ impl ProxyServer {
     }
 
     fn start(kind: ProxyKind) -> ProxyServer {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-        listener
-            .set_nonblocking(true)
-            .expect("non-blocking listener");
-        let port = listener.local_addr().unwrap().port();
         let state = Arc::new(State::default());
-        let acceptor = {
+        let listening = {
             let state = state.clone();
-            thread::Builder::new()
-                .name("test-proxy".into())
-                .spawn(move || accept_loop(listener, kind, state))
-                .unwrap()
+            Listening::start("test-proxy", state.shutdown.clone(), move |stream| {
+                accept(stream, kind, &state)
+            })
         };
         ProxyServer {
             kind,
-            port,
+            listening,
             state,
-            acceptor: Some(acceptor),
         }
     }
 
     pub fn port(&self) -> u16 {
-        self.port
+        self.listening.port()
     }
 
     /// The proxy's URL, `http://127.0.0.1:PORT` or `socks5://127.0.0.1:PORT`.
@@ -172,7 +160,7 @@ impl ProxyServer {
             ProxyKind::Http => "http",
             ProxyKind::Socks5 => "socks5",
         };
-        format!("{scheme}://{userinfo}127.0.0.1:{}", self.port)
+        format!("{scheme}://{userinfo}127.0.0.1:{}", self.port())
     }
 
     /// How many TCP connections the proxy accepted, complete requests or not.
@@ -187,83 +175,49 @@ impl ProxyServer {
 
     /// Waits until at least `n` requests have arrived; panics after `timeout`.
     pub fn wait_for_requests(&self, n: usize, timeout: Duration) -> Vec<ProxyRequest> {
-        let deadline = Instant::now() + timeout;
-        let mut requests = lock(&self.state.requests);
-        loop {
-            if requests.len() >= n {
-                return requests.clone();
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                panic!(
-                    "expected {n} proxy requests within {timeout:?}, got {} (accepted {} \
-                     connections): {requests:#?}",
-                    requests.len(),
-                    self.accepted()
-                );
-            }
-            requests = self
-                .state
-                .changed
-                .wait_timeout(requests, deadline - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+        let state = &self.state;
+        let (requests, arrived) =
+            wait_for_change(&state.requests, &state.changed, timeout, |r| r.len() >= n);
+        if !arrived {
+            panic!(
+                "expected {n} proxy requests within {timeout:?}, got {} (accepted {} \
+                 connections): {requests:#?}",
+                requests.len(),
+                self.accepted()
+            );
         }
+        requests.clone()
     }
 }
 
 impl Drop for ProxyServer {
     fn drop(&mut self) {
-        self.state.shutdown.store(true, Ordering::SeqCst);
-        if let Some(acceptor) = self.acceptor.take() {
-            let _ = acceptor.join();
-        }
-        // Joining a thread may let it open (and track) one more socket: repeat until no
-        // thread is left.
-        loop {
+        self.listening.stop();
+        // Joining a thread may let it open (and track) one more socket: shut the sockets
+        // before every pass, until no thread is left.
+        self.state.threads.join_all(|| {
             for socket in std::mem::take(&mut *lock(&self.state.sockets)) {
                 let _ = socket.shutdown(Shutdown::Both);
             }
-            let threads = std::mem::take(&mut *lock(&self.state.threads));
-            if threads.is_empty() {
-                break;
-            }
-            for thread in threads {
-                let _ = thread.join();
-            }
-        }
+        });
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn accept_loop(listener: TcpListener, kind: ProxyKind, state: Arc<State>) {
-    while !state.shutdown.load(Ordering::SeqCst) {
-        match listener.accept() {
-            Ok((stream, _)) => {
-                let n = state.accepted.fetch_add(1, Ordering::SeqCst);
-                let _ = stream.set_nonblocking(false);
-                let _ = stream.set_nodelay(true);
-                let _ = stream.set_read_timeout(Some(HANDSHAKE_TIMEOUT));
-                let _ = stream.set_write_timeout(Some(HANDSHAKE_TIMEOUT));
-                state.track(&stream);
-                let conn_state = state.clone();
-                state.spawn(&format!("test-proxy-{n}"), move || {
-                    let _ = match kind {
-                        ProxyKind::Http => serve_http(stream, &conn_state),
-                        ProxyKind::Socks5 => serve_socks5(stream, &conn_state),
-                    };
-                });
-            }
-            Err(e) if e.kind() == IoErrorKind::WouldBlock => {
-                thread::sleep(Duration::from_millis(2))
-            }
-            Err(e) if e.kind() == IoErrorKind::Interrupted => {}
-            Err(e) => panic!("test proxy accept failed: {e}"),
-        }
-    }
+/// Serves one accepted client on a thread of its own.
+fn accept(stream: TcpStream, kind: ProxyKind, state: &Arc<State>) {
+    let n = state.accepted.fetch_add(1, Ordering::SeqCst);
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_nodelay(true);
+    let _ = stream.set_read_timeout(Some(HANDSHAKE_TIMEOUT));
+    let _ = stream.set_write_timeout(Some(HANDSHAKE_TIMEOUT));
+    state.track(&stream);
+    let conn_state = state.clone();
+    state.spawn(&format!("test-proxy-{n}"), move || {
+        let _ = match kind {
+            ProxyKind::Http => serve_http(stream, &conn_state),
+            ProxyKind::Socks5 => serve_socks5(stream, &conn_state),
+        };
+    });
 }
 
 /// Connects to `host:port` (a name, an IPv4 address, or an IPv6 address in brackets)
