@@ -11,7 +11,12 @@ pub mod ffi;
 mod http;
 mod logging;
 mod os;
+// Public only to the fuzz targets (cargo fuzz sets `--cfg fuzzing`), which drive the
+// policy's pure functions directly.
+#[cfg(fuzzing)]
 pub mod policy;
+#[cfg(not(fuzzing))]
+mod policy;
 mod sse;
 
 pub use client::stats::Stats;
@@ -23,6 +28,7 @@ pub use delivery::report::{ClientError, ErrorKind, Message, OwnedEvent, ReadySta
 pub use delivery::Handler;
 pub use http::hooks::{RequestHook, RequestInfo, ResponseHook, ResponseInfo};
 pub use http::tls::TrustRoots;
+pub use policy::{MAX_RECONNECT_WAIT, MIN_RECONNECT_DELAY};
 pub use sse::parser::{Event, Parser, Sink, TooLarge};
 pub use sse::text::{SharedText, Text};
 

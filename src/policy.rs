@@ -218,6 +218,14 @@ fn gives_up(max_retries: u32, consecutive_failures: u32) -> bool {
 }
 
 #[cfg(test)]
+mod generated_tests;
+// The PRNG of the project's seeded tests: the same numbers on every platform.
+#[cfg(test)]
+#[path = "../tests/support/splitmix.rs"]
+#[allow(dead_code)]
+mod splitmix;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use std::time::UNIX_EPOCH;

@@ -45,8 +45,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use faults::*;
-use sse_client::policy::MIN_RECONNECT_DELAY;
-use sse_client::{Client, ClientError, ErrorKind, ReadyState};
+use sse_client::{Client, ClientError, ErrorKind, ReadyState, MIN_RECONNECT_DELAY};
 use support::{fast_config, ms, ok_stream, within, Ev, Log, Record, Request, Script, Server};
 
 const ALL_FAULTS: [Fault; 7] = [
@@ -799,11 +798,8 @@ fn non_numeric_and_huge_retry_values_are_ignored_or_saturated_and_close_stays_pr
             );
         }
         // A retry: beyond u64 saturates, and is honoured up to the longest wait (24 hours).
-        assert_eq!(delays[3], sse_client::policy::MAX_RECONNECT_WAIT);
-        assert_eq!(
-            stats.reconnect_delay,
-            sse_client::policy::MAX_RECONNECT_WAIT
-        );
+        assert_eq!(delays[3], sse_client::MAX_RECONNECT_WAIT);
+        assert_eq!(stats.reconnect_delay, sse_client::MAX_RECONNECT_WAIT);
         assert!(errors
             .iter()
             .all(|e| e.kind == ErrorKind::StreamEnded && e.will_retry));

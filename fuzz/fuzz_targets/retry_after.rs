@@ -1,6 +1,6 @@
 //! `Retry-After` from a hostile server: any text, any clock, then through the policy with
 //! any settings. The stable, seeded counterpart is the property test in
-//! tests/hostile_numbers.rs; the invariants are the same:
+//! src/policy/generated_tests.rs; the invariants are the same:
 //!
 //! 1. nothing panics (no overflow, in debug or release);
 //! 2. every result is at most `MAX_RECONNECT_WAIT`;

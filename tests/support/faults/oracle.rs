@@ -20,7 +20,7 @@ pub struct ExpectedError {
 
 /// The reconnect wait of the README's policy for this base, failure count and cap.
 pub fn expected_delay(base: Duration, failures: u32, max_delay: Duration) -> (Duration, Duration) {
-    let base = base.max(sse_client::policy::MIN_RECONNECT_DELAY);
+    let base = base.max(sse_client::MIN_RECONNECT_DELAY);
     let cap = max_delay.max(base);
     let doublings = failures.saturating_sub(1).min(31);
     let backoff = base.saturating_mul(1 << doublings).min(cap);
