@@ -32,7 +32,7 @@
 //! Any other path answers 404, any other method on `/events` 405.
 
 use std::env;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::process;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -40,12 +40,19 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+// The accept loop, request-head reader and response heads the examples' servers share.
+#[allow(dead_code)]
+#[path = "common/loopback_server.rs"]
+mod loopback_server;
+use loopback_server::{
+    read_request_head, respond_plain, Connection, LoopbackServer, RequestHead, Threads,
+    EVENT_STREAM_HEAD,
+};
+
 /// A heartbeat comment goes out after this much quiet on a connection.
 const HEARTBEAT_AFTER: Duration = Duration::from_secs(3);
 /// And every this many events on one connection.
 const HEARTBEAT_EVERY_EVENTS: u64 = 3;
-/// The largest request head we read.
-const MAX_REQUEST_HEAD: usize = 16 * 1024;
 
 const USAGE: &str = "usage: demo_server [--port N] [--bind ADDR] [--drop-every N] \
                      [--interval-ms N] [--max-events N]";
@@ -64,8 +71,6 @@ struct Server {
     options: Options,
     /// Complete events sent so far, over all connections (for `--max-events`).
     events_sent: AtomicU64,
-    /// Connections accepted so far, to number them in the log.
-    connections: AtomicU64,
 }
 
 fn main() {
@@ -108,21 +113,19 @@ fn main() {
     let server = Arc::new(Server {
         options,
         events_sent: AtomicU64::new(0),
-        connections: AtomicU64::new(0),
     });
-    for stream in listener.incoming() {
-        match stream {
-            Ok(stream) => {
-                let server = Arc::clone(&server);
-                let number = server.connections.fetch_add(1, Ordering::Relaxed) + 1;
-                let spawned = thread::Builder::new()
-                    .name(format!("conn-{number}"))
-                    .spawn(move || handle_connection(&server, stream, number));
-                if let Err(err) = spawned {
-                    eprintln!("[conn {number}] cannot start a thread: {err}");
-                }
-            }
-            Err(err) => eprintln!("demo_server: accept failed: {err}"),
+    let threads = Threads {
+        name: "demo_server",
+        stack_size: None,
+    };
+    let handle = move |stream, connection: Connection<'_>| {
+        handle_connection(&server, stream, connection.number)
+    };
+    match LoopbackServer::start(listener, threads, handle) {
+        Ok(server) => server.serve_forever(),
+        Err(err) => {
+            eprintln!("demo_server: cannot start the accept thread: {err}");
+            process::exit(1);
         }
     }
 }
@@ -176,13 +179,6 @@ fn bind(addr: &str, port: u16) -> io::Result<TcpListener> {
     TcpListener::bind(&addrs[..])
 }
 
-/// A parsed request head.
-struct Request {
-    method: String,
-    path: String,
-    last_event_id: Option<String>,
-}
-
 fn handle_connection(server: &Server, mut stream: TcpStream, number: u64) {
     let peer = stream
         .peer_addr()
@@ -206,12 +202,10 @@ fn handle_connection(server: &Server, mut stream: TcpStream, number: u64) {
     };
     eprintln!(
         "[conn {number}] {peer}: {} {} Last-Event-ID: {shown_id}",
-        request.method, request.path
+        request.method, request.target
     );
 
-    // The path without its query string.
-    let path = request.path.split('?').next().unwrap_or("");
-    if path != "/events" {
+    if request.path() != "/events" {
         let _ = respond_plain(
             &mut stream,
             "404 Not Found",
@@ -245,94 +239,11 @@ fn handle_connection(server: &Server, mut stream: TcpStream, number: u64) {
     }
 }
 
-/// Reads the request head (up to the blank line). `Ok(None)` when the client closed first.
-fn read_request(stream: &mut TcpStream) -> io::Result<Option<Request>> {
+/// Reads the request head; `Ok(None)` when the client closed before sending one. The read
+/// timeout keeps a silent client from holding a thread for ever.
+fn read_request(stream: &mut TcpStream) -> io::Result<Option<RequestHead>> {
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut head = Vec::new();
-    let mut chunk = [0u8; 1024];
-    let end = loop {
-        if let Some(end) = find_head_end(&head) {
-            break end;
-        }
-        if head.len() > MAX_REQUEST_HEAD {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "request head too large",
-            ));
-        }
-        let n = stream.read(&mut chunk)?;
-        if n == 0 {
-            if head.is_empty() {
-                return Ok(None);
-            }
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        head.extend_from_slice(&chunk[..n]);
-    };
-    let text = String::from_utf8_lossy(&head[..end]);
-    let mut lines = text.lines();
-    let request_line = lines.next().unwrap_or("");
-    let mut parts = request_line.split_whitespace();
-    let (method, path) = match (parts.next(), parts.next(), parts.next()) {
-        (Some(method), Some(path), Some(version)) if version.starts_with("HTTP/") => {
-            (method.to_string(), path.to_string())
-        }
-        _ => {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("malformed request line {request_line:?}"),
-            ))
-        }
-    };
-    let last_event_id = lines
-        .filter_map(|line| line.split_once(':'))
-        .find(|(name, _)| name.trim().eq_ignore_ascii_case("last-event-id"))
-        .map(|(_, value)| value.trim().to_string());
-    Ok(Some(Request {
-        method,
-        path,
-        last_event_id,
-    }))
-}
-
-/// The length of the request head including its terminating blank line, once complete.
-fn find_head_end(buf: &[u8]) -> Option<usize> {
-    let crlf = buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4);
-    let lf = buf.windows(2).position(|w| w == b"\n\n").map(|i| i + 2);
-    match (crlf, lf) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-
-fn respond_plain(
-    stream: &mut TcpStream,
-    status: &str,
-    body: &str,
-    extra_headers: &[(&str, &str)],
-) -> io::Result<()> {
-    let mut response = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\n\
-         Content-Length: {}\r\nConnection: close\r\n",
-        body.len()
-    );
-    for (name, value) in extra_headers {
-        response.push_str(&format!("{name}: {value}\r\n"));
-    }
-    response.push_str("\r\n");
-    response.push_str(body);
-    stream.write_all(response.as_bytes())?;
-    // Close gracefully: stop sending, then let unread request bytes (a POST body) drain
-    // briefly, so the client reads our answer instead of a connection reset.
-    stream.shutdown(Shutdown::Write)?;
-    stream.set_read_timeout(Some(Duration::from_millis(200)))?;
-    let mut sink = [0u8; 4096];
-    while let Ok(n) = stream.read(&mut sink) {
-        if n == 0 {
-            break;
-        }
-    }
-    Ok(())
+    read_request_head(stream)
 }
 
 /// Streams events after `last_id` until a planned drop, `--max-events`, or a write error.
@@ -344,13 +255,7 @@ fn stream_events(
 ) -> io::Result<()> {
     let options = &server.options;
     stream.set_nodelay(true)?;
-    stream.write_all(
-        b"HTTP/1.1 200 OK\r\n\
-          Content-Type: text/event-stream\r\n\
-          Cache-Control: no-cache\r\n\
-          Connection: close\r\n\
-          \r\n",
-    )?;
+    stream.write_all(EVENT_STREAM_HEAD)?;
     let greeting = if last_id == 0 {
         "retry: 2000\n: welcome to the sse_client demo server\n\n".to_string()
     } else {

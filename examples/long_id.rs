@@ -32,7 +32,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -40,6 +40,12 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use sse_client::{BatchMessage, Client, Config, Event, Handler, Message};
+
+// The accept loop, request-head reader and response heads the examples' servers share.
+#[allow(dead_code)]
+#[path = "common/loopback_server.rs"]
+mod loopback_server;
+use loopback_server::{read_request_head, Connection, LoopbackServer, Threads, EVENT_STREAM_HEAD};
 
 const USAGE: &str = "usage: long_id [--id SIZE] [--mode callback|poll-batch|poll-single] \
                      [--window SECS] [--runs N] [--timeout SECS] [--all]";
@@ -365,16 +371,16 @@ fn spread(values: &[f64]) -> String {
 fn child_run(options: &Options, ending: &str) -> Result<(), String> {
     let born = Instant::now();
     let id_len = id_bytes(&options.id)?;
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    let url = format!(
-        "http://{}/",
-        listener.local_addr().map_err(|e| e.to_string())?
-    );
-    thread::spawn(move || {
-        for connection in listener.incoming().flatten() {
-            thread::spawn(move || serve(connection, id_len));
-        }
-    });
+    let threads = Threads {
+        name: "long_id",
+        stack_size: None,
+    };
+    // Never shut down: the run ends with this process.
+    let server = LoopbackServer::bind_loopback(threads, move |connection, _: Connection<'_>| {
+        serve(connection, id_len)
+    })
+    .map_err(|e| e.to_string())?;
+    let url = format!("http://{}/", server.addr());
     let config = Config::new(&url).map_err(|e| format!("{e:?}"))?;
     let events = Arc::new(AtomicU64::new(0));
     let polled = options.mode != "callback";
@@ -485,20 +491,14 @@ fn memory_mib() -> (f64, f64) {
 /// Answers one request: the event-stream head, the long id (from a small buffer, so the
 /// server adds little to the RSS), then `data: x` events until the client goes.
 fn serve(mut connection: TcpStream, id_len: usize) {
-    let mut request = Vec::new();
-    let mut byte = [0u8; 1];
-    while !request.ends_with(b"\r\n\r\n") {
-        match connection.read(&mut byte) {
-            Ok(1) => request.push(byte[0]),
-            _ => return,
-        }
+    if !matches!(read_request_head(&mut connection), Ok(Some(_))) {
+        return;
     }
-    let head =
-        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\nid: ";
     let letters = [b'a'; 64 * 1024];
     let events = b"data: x\n\n".repeat(64 * 1024 / 9);
     let _ = (|| -> std::io::Result<()> {
-        connection.write_all(head.as_bytes())?;
+        connection.write_all(EVENT_STREAM_HEAD)?;
+        connection.write_all(b"id: ")?;
         for start in (0..id_len).step_by(letters.len()) {
             connection.write_all(&letters[..letters.len().min(id_len - start)])?;
         }

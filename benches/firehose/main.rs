@@ -18,6 +18,11 @@
 
 #[cfg(target_os = "linux")]
 mod consumers;
+// The accept loop and request-head reader of the examples' servers; the server uses part.
+#[cfg(target_os = "linux")]
+#[allow(dead_code)]
+#[path = "../../examples/common/loopback_server.rs"]
+mod loopback_server;
 #[cfg(target_os = "linux")]
 mod measure;
 #[cfg(target_os = "linux")]

@@ -13,22 +13,23 @@
 //! | `/endless?len=` | small events without end, until the client goes away |
 //!
 //! Bodies are close-delimited (`Connection: close`, no chunked framing), so the raw reader
-//! needs no HTTP parsing beyond the head. Streams are generated once per shape and cached
+//! needs no HTTP parsing beyond the head. The accept loop, the request-head reader and the
+//! response heads are the examples' shared loopback plumbing
+//! (`examples/common/loopback_server.rs`). Streams are generated once per shape and cached
 //! (the latest shape only), so every run of a workload gets the same bytes at memory speed.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::loopback_server::{
+    read_request_head, respond_plain, Connection, LoopbackServer, Threads,
+    EVENT_STREAM_HEAD as HEAD,
+};
 use crate::measure::monotonic_ns;
 use crate::payload::Shape;
-
-const HEAD: &[u8] = b"HTTP/1.1 200 OK\r\n\
-    Content-Type: text/event-stream\r\n\
-    Cache-Control: no-cache\r\n\
-    Connection: close\r\n\r\n";
 
 /// The latest generated stream: (query without `chunk`, bytes).
 type Cache = Arc<Mutex<Option<(String, Arc<Vec<u8>>)>>>;
@@ -51,32 +52,29 @@ pub fn serve() -> ! {
     });
 
     let cache: Cache = Arc::default();
-    for stream in listener.incoming() {
-        let Ok(stream) = stream else { continue };
-        let cache = cache.clone();
-        let spawned = std::thread::Builder::new()
-            .stack_size(128 * 1024)
-            .spawn(move || handle(stream, &cache));
-        if let Err(error) = spawned {
-            eprintln!("server: cannot start a connection thread: {error}");
-        }
-    }
-    unreachable!("TcpListener::incoming never ends")
+    // Small stacks: the idle section holds 1,000 connections at once.
+    let threads = Threads {
+        name: "server",
+        stack_size: Some(128 * 1024),
+    };
+    let handle = move |stream, _: Connection<'_>| handle(stream, &cache);
+    LoopbackServer::start(listener, threads, handle)
+        .expect("start the accept thread")
+        .serve_forever()
 }
 
-fn handle(stream: TcpStream, cache: &Cache) {
+fn handle(mut stream: TcpStream, cache: &Cache) {
     let _ = stream.set_nodelay(true);
-    let Some(target) = read_request(&stream) else {
+    let Ok(Some(request)) = read_request_head(&mut stream) else {
         return;
     };
-    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    let (path, query) = (request.path(), request.query());
     let param = |name: &str| -> Option<u64> {
         query
             .split('&')
             .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
             .and_then(|value| value.parse().ok())
     };
-    let mut stream = stream;
     let result = match path {
         "/stream" => match Shape::from_query(query) {
             Some(shape) => firehose(
@@ -106,27 +104,8 @@ fn handle(stream: TcpStream, cache: &Cache) {
     }
 }
 
-/// Reads the request head; returns the request target ("/stream?n=...").
-fn read_request(stream: &TcpStream) -> Option<String> {
-    let mut reader = BufReader::new(stream);
-    let mut request_line = String::new();
-    reader.read_line(&mut request_line).ok()?;
-    let target = request_line.split_whitespace().nth(1)?.to_string();
-    // The rest of the head, up to the blank line (no body: every benchmark request is GET).
-    let mut line = String::new();
-    loop {
-        line.clear();
-        match reader.read_line(&mut line) {
-            Ok(0) | Err(_) => return None,
-            Ok(_) if line == "\r\n" || line == "\n" => return Some(target),
-            Ok(_) => {}
-        }
-    }
-}
-
 fn respond_status(stream: &mut TcpStream, status: &str) -> std::io::Result<()> {
-    let response = format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-    stream.write_all(response.as_bytes())
+    respond_plain(stream, status, "", &[])
 }
 
 /// Keeps the connection open until the client closes it (or a long time passes).
