@@ -54,7 +54,7 @@ printf '#include "sse_client.h"\nint main(void) { return sse_version() == 0; }\n
 run "$CC" -std=c99 -Wall -Wextra -Werror -pedantic -I "$root/include" -fsyntax-only "$c_probe"
 
 run "$CC" -std=c99 -Wall -Wextra -Werror -pedantic -D_POSIX_C_SOURCE=200809L -g -O1 \
-    -I "$root/include" "$here/test_api.c" -o "$out_dir/test_api" \
+    -I "$root/include" "$here/test_api.c" "$here/common.c" -o "$out_dir/test_api" \
     -L "$lib_dir" -lsse_client -Wl,-rpath,"$lib_dir" -lpthread
 
 run "$out_dir/test_api"

@@ -106,7 +106,7 @@ done
 # -static: winpthreads and libgcc go into the executable, so that only the library's DLL
 # and the shim are needed next to it (the runner copies both there).
 wine_step "$win_cc" -std=c99 -Wall -Wextra -Werror -pedantic -D_POSIX_C_SOURCE=200809L -g -O1 -static \
-    -I "$root/include" "$root/tests/c/test_api.c" -o "$out_dir/test_api.exe" \
+    -I "$root/include" "$root/tests/c/test_api.c" "$root/tests/c/common.c" -o "$out_dir/test_api.exe" \
     "$lib_dir/libsse_client.dll.a" -lws2_32 -lpthread
 wine_step "$here/wine-runner.sh" "$out_dir/test_api.exe" || failed+=("the C API test (exit $?; 124: killed as hung)")
 echo "tests/windows: C API test built and ran in $(wine_since "$stage_start") s" >&2
