@@ -86,7 +86,7 @@ fi
 # process, so every child would fail. That clients release everything in the process
 # that opened them is checked under memcheck by test_api (above) and stress (below).
 run "$CC" -std=c99 -Wall -Wextra -Werror -pedantic -D_POSIX_C_SOURCE=200809L -g -O1 \
-    -I "$root/include" "$here/fork.c" -o "$out_dir/fork" \
+    -I "$root/include" "$here/fork.c" "$here/common.c" -o "$out_dir/fork" \
     -L "$lib_dir" -lsse_client -Wl,-rpath,"$lib_dir" -lpthread
 
 run "$out_dir/fork" 300
