@@ -112,7 +112,7 @@ fi
 # streams open and events flow before the close), and fewer iterations keep each run well
 # under a minute on two cores (about 7 s natively, 35 s memcheck, 50 s helgrind).
 run "$CC" -std=c99 -Wall -Wextra -Werror -pedantic -D_POSIX_C_SOURCE=200809L -g -O1 \
-    -I "$root/include" "$here/stress.c" -o "$out_dir/stress" \
+    -I "$root/include" "$here/stress.c" "$here/common.c" -o "$out_dir/stress" \
     -L "$lib_dir" -lsse_client -Wl,-rpath,"$lib_dir" -lpthread
 
 stress_failed=()
