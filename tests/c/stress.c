@@ -213,7 +213,7 @@ static int g_finished; /* under g_mu: the watchdog stops */
 #define SRV_MAX 192
 #define SRV_OUT 4096
 
-enum { P_READ, P_WAIT, P_STREAM, P_SILENT };
+enum { CONN_READ, CONN_WAIT, CONN_STREAM, CONN_SILENT };
 
 typedef struct {
     socket_t fd;
@@ -297,20 +297,20 @@ static int start_response(conn_t *c, long long now)
     case 'x':
         return -1;
     case 'n':
-        c->phase = P_SILENT;
+        c->phase = CONN_SILENT;
         return 0;
     case 'f':
         out_append(c, HEAD_404, sizeof HEAD_404 - 1);
         c->close_after_flush = 1;
-        c->phase = P_SILENT;
+        c->phase = CONN_SILENT;
         return 0;
     case '5':
         out_append(c, HEAD_503, sizeof HEAD_503 - 1);
         c->close_after_flush = 1;
-        c->phase = P_SILENT;
+        c->phase = CONN_SILENT;
         return 0;
     case 's':
-        c->phase = P_WAIT;
+        c->phase = CONN_WAIT;
         c->next_at = now + (long long)(rnd_next(&c->rng) % 30);
         c->events_left = -1;
         return 0;
@@ -318,7 +318,7 @@ static int start_response(conn_t *c, long long now)
         break;
     }
     out_append(c, STREAM_HEAD, sizeof STREAM_HEAD - 1);
-    c->phase = P_STREAM;
+    c->phase = CONN_STREAM;
     switch (c->kind) {
     case 'e':
         out_append(c, "retry: 10\n\n", 11);
@@ -364,7 +364,7 @@ static int serve(conn_t *c, short revents, long long now)
         ssize_t n = recv(c->fd, buf, sizeof buf, 0); /* non-blocking: set on accept */
         if (n == 0) return -1;
         if (n < 0 && !socket_would_block() && !socket_interrupted()) return -1;
-        if (n > 0 && c->phase == P_READ) {
+        if (n > 0 && c->phase == CONN_READ) {
             size_t take = (size_t)n;
             if (take > sizeof c->req - 1 - c->req_len) take = sizeof c->req - 1 - c->req_len;
             memcpy(c->req + c->req_len, buf, take);
@@ -373,11 +373,11 @@ static int serve(conn_t *c, short revents, long long now)
             if (strstr(c->req, "\r\n\r\n") != NULL && start_response(c, now) != 0) return -1;
         }
     }
-    if (c->phase == P_WAIT && now >= c->next_at) {
+    if (c->phase == CONN_WAIT && now >= c->next_at) {
         out_append(c, STREAM_HEAD, sizeof STREAM_HEAD - 1);
-        c->phase = P_STREAM;
+        c->phase = CONN_STREAM;
     }
-    if (c->phase == P_STREAM) produce(c, now);
+    if (c->phase == CONN_STREAM) produce(c, now);
     while (c->out_off < c->out_len) {
         ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
         if (n < 0) {
@@ -407,7 +407,7 @@ static void *server_main(void *arg)
             pfds[i + 1].fd = c->fd;
             pfds[i + 1].events = (short)(POLLIN | (c->out_off < c->out_len ? POLLOUT : 0));
             pfds[i + 1].revents = 0;
-            if (c->phase == P_WAIT || (c->phase == P_STREAM && c->out_off >= c->out_len && c->events_left != 0)) {
+            if (c->phase == CONN_WAIT || (c->phase == CONN_STREAM && c->out_off >= c->out_len && c->events_left != 0)) {
                 long long wait = c->next_at - now;
                 if (wait < timeout) timeout = wait < 0 ? 0 : wait;
             }
@@ -443,7 +443,7 @@ static void *server_main(void *arg)
                 c = &s->conns[s->nconns++];
                 memset(c, 0, sizeof *c);
                 c->fd = fd;
-                c->phase = P_READ;
+                c->phase = CONN_READ;
                 c->events_left = -1;
                 c->next_id = 1;
                 c->rng = rnd_seed(g_seed, (unsigned)s->accepted + 7919u);
