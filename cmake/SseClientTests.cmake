@@ -19,7 +19,8 @@
 option(SSE_CLIENT_TEST_WITH_VALGRIND "Also run the C API test under valgrind" OFF)
 
 # --- The C API test -----------------------------------------------------------------------
-add_executable(sse_client_c_api_test "${PROJECT_SOURCE_DIR}/tests/c/test_api.c")
+add_executable(sse_client_c_api_test "${PROJECT_SOURCE_DIR}/tests/c/test_api.c"
+  "${PROJECT_SOURCE_DIR}/tests/c/common.c")
 set_target_properties(sse_client_c_api_test PROPERTIES
   C_STANDARD 99 C_STANDARD_REQUIRED ON C_EXTENSIONS OFF)
 target_compile_definitions(sse_client_c_api_test PRIVATE _POSIX_C_SOURCE=200809L)

@@ -22,73 +22,26 @@
  * bounded (5 s, times SSE_TEST_TIMEOUT_SCALE when set, e.g. under valgrind).
  */
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
-#include <stdarg.h>
+/* Checks, time, sockets: tests/c/common.h, which includes no sse_client.h of its own, so
+ * that the only one this host sees is the frozen header found through -I. */
+#include "../c/common.h"
+
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "sse_client.h"
 
 /* ------------------------------------------------------------------------------------ */
-/* Checks and time                                                                      */
+/* Checks and strings                                                                   */
 /* ------------------------------------------------------------------------------------ */
 
-static int g_passed;
-static int g_failed;
 static long g_wait_ms = 5000;
-
-static void check(int ok, const char *fmt, ...)
-{
-    va_list ap;
-    printf("%s ", ok ? "ok  " : "FAIL");
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    printf("\n");
-    fflush(stdout);
-    if (ok) {
-        g_passed++;
-    } else {
-        g_failed++;
-    }
-}
-
-static void section(const char *name)
-{
-    printf("\n-- %s\n", name);
-}
 
 static void check_result(sse_result got, sse_result want, const char *what)
 {
     check(got == want, "%s -> %s (want %s)", what, sse_result_name(got), sse_result_name(want));
-}
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts;
-    ts.tv_sec = ms / 1000;
-    ts.tv_nsec = (ms % 1000) * 1000000L;
-    nanosleep(&ts, NULL);
-}
-
-static int nul_at(const char *s, size_t len)
-{
-    return s != NULL && s[len] == '\0';
 }
 
 static int starts_with(const char *s, const char *prefix)
@@ -110,17 +63,6 @@ typedef struct {
     char id[32];
     int nul_terminated;
 } seen_event_t;
-
-static void copy_bytes(char *dst, size_t cap, const char *src, size_t len)
-{
-    if (src == NULL) {
-        dst[0] = '\0';
-        return;
-    }
-    if (len >= cap) len = cap - 1;
-    memcpy(dst, src, len);
-    dst[len] = '\0';
-}
 
 static void copy_event(seen_event_t *e, const sse_event *ev)
 {
@@ -783,15 +725,6 @@ static void record_message(drained_t *d, const sse_message *m)
     if (kind != SSE_MESSAGE_ERROR && sse_message_error(m) != NULL) d->unknown_kinds += 1000;
 }
 
-static int fd_readable(int fd, long timeout_ms)
-{
-    struct pollfd p;
-    p.fd = fd;
-    p.events = POLLIN;
-    p.revents = 0;
-    return poll(&p, 1, (int)timeout_ms) == 1 && (p.revents & POLLIN) != 0;
-}
-
 static void test_poll_mode(const char *base_url)
 {
     sse_config *cfg;
@@ -819,7 +752,7 @@ static void test_poll_mode(const char *base_url)
      * the greeting comment and the first event have been seen. */
     deadline = now_ms() + g_wait_ms;
     while (fd >= 0 && d.nevents < 1 && now_ms() < deadline) {
-        if (!fd_readable(fd, deadline - now_ms())) continue;
+        if (!socket_readable((socket_t)fd, (long)(deadline - now_ms()))) continue;
         while ((r = sse_client_poll(client, 0, &msg)) == SSE_OK) {
             record_message(&d, msg);
             sse_message_free(msg);
@@ -886,8 +819,7 @@ static void test_poll_mode(const char *base_url)
  * max_retries count retries, as the contract says, the one change of meaning 1.0 made.) */
 static void test_connect_error(void)
 {
-    struct sockaddr_in addr;
-    socklen_t addr_len = sizeof addr;
+    unsigned short port = 0;
     char url[64];
     sse_config *cfg = NULL;
     sse_client *client = NULL;
@@ -896,24 +828,19 @@ static void test_connect_error(void)
     drained_t d;
     long long deadline;
     sse_result r = SSE_OK;
-    int sock;
+    socket_t sock;
     section("errors: a refused connection (poll mode)");
 
     /* A port bound but not listening refuses connections, and stays ours meanwhile. */
-    sock = socket(AF_INET, SOCK_STREAM, 0);
-    memset(&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (sock < 0 || bind(sock, (struct sockaddr *)&addr, sizeof addr) != 0 ||
-        getsockname(sock, (struct sockaddr *)&addr, &addr_len) != 0) {
+    sock = bind_loopback(&port);
+    if (sock == NO_SOCKET) {
         check(0, "bind a loopback port");
-        if (sock >= 0) close(sock);
         return;
     }
-    snprintf(url, sizeof url, "http://127.0.0.1:%u/events", (unsigned)ntohs(addr.sin_port));
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/events", (unsigned)port);
     if (sse_config_new(url, &cfg) != SSE_OK) {
         check(0, "sse_config_new(%s): %s", url, sse_last_error_message());
-        close(sock);
+        close_socket(sock);
         return;
     }
     check_result(sse_config_set_reconnect_delay(cfg, 10, 20), SSE_OK,
@@ -922,7 +849,7 @@ static void test_connect_error(void)
     check_result(sse_client_open(cfg, NULL, &client), SSE_OK, "sse_client_open(refused port)");
     sse_config_free(cfg);
     if (client == NULL) {
-        close(sock);
+        close_socket(sock);
         return;
     }
 
@@ -952,17 +879,17 @@ static void test_connect_error(void)
           (unsigned long long)stats.connections_opened);
     check_error_count_agrees(client, &stats, "refused");
     sse_client_free(client);
-    close(sock);
+    close_socket(sock);
 }
 
 int main(int argc, char **argv)
 {
-    const char *scale = getenv("SSE_TEST_TIMEOUT_SCALE");
     if (argc != 2 || !starts_with(argv[1], "http://")) {
         fprintf(stderr, "usage: %s http://127.0.0.1:PORT (the demo server)\n", argv[0]);
         return 2;
     }
-    if (scale != NULL && atoi(scale) > 1) g_wait_ms *= atoi(scale);
+    portable_init();
+    g_wait_ms *= timeout_scale();
 
     test_layouts();
     test_basics();
@@ -972,6 +899,6 @@ int main(int argc, char **argv)
     test_poll_mode(argv[1]);
     test_connect_error();
 
-    printf("\n%d passed, %d failed\n", g_passed, g_failed);
-    return g_failed == 0 ? 0 : 1;
+    printf("\n");
+    return checks_report();
 }

@@ -2,7 +2,8 @@
 # The ABI compatibility test.
 #
 # 1. For each frozen release header tests/abi/sse_client-X.Y.Z.h, builds
-#    tests/abi/compat_host.c against it (as sse_client.h) and runs it against the fresh
+#    tests/abi/compat_host.c against it (as sse_client.h; with tests/c/common.c, the C
+#    tests' plumbing, which does not include sse_client.h) and runs it against the fresh
 #    library: natively, then under valgrind memcheck when valgrind is installed. The host
 #    talks to the demo server (examples/demo_server.rs), which this script starts.
 # 2. For each ABI baseline tests/abi/libsse_client-X.Y.Z.abi, runs abidiff of it against
@@ -119,7 +120,7 @@ for header in "${headers[@]}"; do
     # A library without a symbol the header declares fails here, at link time (a program
     # built earlier would fail to load): record it and go on to abidiff, which names it.
     if ! run "$CC" -std=c99 -Wall -Wextra -Werror -pedantic -D_POSIX_C_SOURCE=200809L -g -O1 \
-        -I "$include_dir" "$here/compat_host.c" -o "$host" \
+        -I "$include_dir" "$here/compat_host.c" "$root/tests/c/common.c" -o "$host" \
         -L "$lib_dir" -lsse_client -Wl,-rpath,"$lib_dir" -Wl,-rpath,"$soname_dir" -lpthread; then
         failed+=("host built against $version: does not compile or link")
         continue

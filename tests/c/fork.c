@@ -42,21 +42,15 @@
  * tests/c/run.sh.
  */
 
-#include <arpa/inet.h>
+#include "common.h" /* checks, time, the loopback server plumbing; portable.h */
+
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "sse_client.h"
 
@@ -64,53 +58,13 @@
 /* Checks, time                                                                         */
 /* ------------------------------------------------------------------------------------ */
 
-static int g_passed;
-static int g_failed;
 static long g_scale = 1;
 static long g_wait_ms = 5000;
-
-static void check(int ok, const char *fmt, ...)
-{
-    va_list args;
-    printf("%s ", ok ? "PASS" : "FAIL");
-    va_start(args, fmt);
-    vprintf(fmt, args);
-    va_end(args);
-    printf("\n");
-    fflush(stdout);
-    if (ok) {
-        g_passed++;
-    } else {
-        g_failed++;
-    }
-}
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_us(long us)
-{
-    struct timespec ts;
-    ts.tv_sec = us / 1000000;
-    ts.tv_nsec = (us % 1000000) * 1000L;
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
 
 static void set_cloexec(int fd)
 {
     int flags = fcntl(fd, F_GETFD);
     if (flags >= 0) fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
-}
-
-static void set_nonblocking(int fd)
-{
-    int flags = fcntl(fd, F_GETFL);
-    if (flags >= 0) fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -129,28 +83,9 @@ typedef struct {
 } conn_t;
 
 typedef struct {
-    int listen_fd;
-    char url[64];
-    pthread_t thread;
-    pthread_mutex_t mu;
-    int stop;
+    loopback_t lb;
     conn_t conns[MAX_CONNS];
 } server_t;
-
-static const char STREAM_HEAD[] =
-    "HTTP/1.1 200 OK\r\n"
-    "Content-Type: text/event-stream\r\n"
-    "Cache-Control: no-cache\r\n"
-    "\r\n";
-
-static int server_stopping(server_t *s)
-{
-    int stop;
-    pthread_mutex_lock(&s->mu);
-    stop = s->stop;
-    pthread_mutex_unlock(&s->mu);
-    return stop;
-}
 
 static void conn_drop(conn_t *c)
 {
@@ -166,7 +101,7 @@ static void conn_read(conn_t *c)
         char *into = c->streaming || c->got + 1 >= sizeof c->req ? scratch : c->req + c->got;
         size_t room = into == scratch ? sizeof scratch : sizeof c->req - 1 - c->got;
         ssize_t n = recv(c->fd, into, room, 0);
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        if (n == 0 || (n < 0 && !socket_would_block() && !socket_interrupted())) {
             conn_drop(c);
             return;
         }
@@ -195,7 +130,7 @@ static void conn_stream(conn_t *c)
         char event[64];
         int len = snprintf(event, sizeof event, "id: %lu\ndata: tick %lu\n\n", c->next_id, c->next_id);
         ssize_t n = send(c->fd, event, (size_t)len, MSG_NOSIGNAL);
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+        if (n < 0 && socket_would_block()) return;
         if (n != len) {
             /* Gone, or a partial event: the client would see a corrupt stream. */
             conn_drop(c);
@@ -208,10 +143,10 @@ static void conn_stream(conn_t *c)
 static void *server_main(void *arg)
 {
     server_t *s = (server_t *)arg;
-    while (!server_stopping(s)) {
+    while (!loopback_stopping(&s->lb)) {
         struct pollfd p[MAX_CONNS + 1];
         int i, n = 0, which[MAX_CONNS + 1];
-        p[n].fd = s->listen_fd;
+        p[n].fd = s->lb.listen_fd;
         p[n].events = POLLIN;
         p[n].revents = 0;
         which[n++] = -1;
@@ -226,7 +161,7 @@ static void *server_main(void *arg)
         for (i = 0; i < n; i++) {
             if (which[i] < 0) {
                 if (p[i].revents & POLLIN) {
-                    int fd = accept(s->listen_fd, NULL, NULL);
+                    int fd = accept(s->lb.listen_fd, NULL, NULL);
                     int slot;
                     if (fd < 0) continue;
                     set_cloexec(fd);
@@ -254,38 +189,21 @@ static void *server_main(void *arg)
 
 static int server_start(server_t *s)
 {
-    struct sockaddr_in addr;
-    socklen_t len = sizeof addr;
-    int one = 1, i;
+    int i;
     memset(s, 0, sizeof *s);
     for (i = 0; i < MAX_CONNS; i++) s->conns[i].fd = -1;
-    pthread_mutex_init(&s->mu, NULL);
-    s->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (s->listen_fd < 0) return -1;
-    set_cloexec(s->listen_fd);
-    setsockopt(s->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    memset(&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(s->listen_fd, (struct sockaddr *)&addr, sizeof addr) != 0) return -1;
-    if (listen(s->listen_fd, 64) != 0) return -1;
-    if (getsockname(s->listen_fd, (struct sockaddr *)&addr, &len) != 0) return -1;
-    snprintf(s->url, sizeof s->url, "http://127.0.0.1:%u/stream", (unsigned)ntohs(addr.sin_port));
-    return pthread_create(&s->thread, NULL, server_main, s) == 0 ? 0 : -1;
+    if (loopback_listen(&s->lb, 64) != 0) return -1;
+    set_cloexec(s->lb.listen_fd);
+    return loopback_run(&s->lb, server_main, s);
 }
 
 static void server_stop(server_t *s)
 {
     int i;
-    pthread_mutex_lock(&s->mu);
-    s->stop = 1;
-    pthread_mutex_unlock(&s->mu);
-    pthread_join(s->thread, NULL);
+    loopback_stop(&s->lb);
     for (i = 0; i < MAX_CONNS; i++) {
         if (s->conns[i].fd >= 0) close(s->conns[i].fd);
     }
-    close(s->listen_fd);
-    pthread_mutex_destroy(&s->mu);
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -621,8 +539,8 @@ static void test_inherited_clients_never_block_the_child_nor_disturb_the_parent(
     memset(&callbacks, 0, sizeof callbacks);
     callbacks.userdata = &cb_count;
     callbacks.on_event = on_event;
-    callback_client = open_client(srv.url, &callbacks);
-    poll_client = open_client(srv.url, NULL);
+    callback_client = open_client(srv.lb.url, &callbacks);
+    poll_client = open_client(srv.lb.url, NULL);
     if (callback_client == NULL || poll_client == NULL) goto out;
     poll_count.client = poll_client;
     if (pthread_create(&poller, NULL, poller_main, &poll_count) != 0) {
@@ -654,7 +572,7 @@ static void test_inherited_clients_never_block_the_child_nor_disturb_the_parent(
             check(0, "round %d: fork: %s", round, strerror(errno));
             break;
         }
-        if (pid == 0) child_main(callback_client, poll_client, wakeup_fd, held_batch, held_message, srv.url);
+        if (pid == 0) child_main(callback_client, poll_client, wakeup_fd, held_batch, held_message, srv.lb.url);
 
         status = reap(pid);
         describe(status, how, sizeof how);
@@ -718,12 +636,11 @@ out:
 
 int main(int argc, char **argv)
 {
-    const char *scale = getenv("SSE_TEST_TIMEOUT_SCALE");
     const char *rounds_env = getenv("SSE_FORK_ROUNDS");
     int rounds = 300;
 
-    signal(SIGPIPE, SIG_IGN);
-    if (scale != NULL && atoi(scale) > 1) g_scale = atoi(scale);
+    portable_init();
+    g_scale = timeout_scale();
     g_wait_ms *= g_scale;
     if (rounds_env != NULL && atoi(rounds_env) > 0) rounds = atoi(rounds_env);
     if (argc > 1 && atoi(argv[1]) > 0) rounds = atoi(argv[1]);
@@ -731,6 +648,5 @@ int main(int argc, char **argv)
 
     test_inherited_clients_never_block_the_child_nor_disturb_the_parent(rounds);
 
-    printf("%d passed, %d failed\n", g_passed, g_failed);
-    return g_failed > 0 ? 1 : 0;
+    return checks_report();
 }

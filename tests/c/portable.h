@@ -33,6 +33,7 @@ typedef SOCKET socket_t;
 /* Winsock never raises SIGPIPE: there is nothing to suppress. */
 #define MSG_NOSIGNAL 0
 #define SHUT_WR SD_SEND
+typedef ULONG nfds_t;
 #define poll(fds, nfds, timeout_ms) WSAPoll((fds), (ULONG)(nfds), (timeout_ms))
 #define IS_WINDOWS 1
 

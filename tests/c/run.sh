@@ -54,7 +54,7 @@ printf '#include "sse_client.h"\nint main(void) { return sse_version() == 0; }\n
 run "$CC" -std=c99 -Wall -Wextra -Werror -pedantic -I "$root/include" -fsyntax-only "$c_probe"
 
 run "$CC" -std=c99 -Wall -Wextra -Werror -pedantic -D_POSIX_C_SOURCE=200809L -g -O1 \
-    -I "$root/include" "$here/test_api.c" -o "$out_dir/test_api" \
+    -I "$root/include" "$here/test_api.c" "$here/common.c" -o "$out_dir/test_api" \
     -L "$lib_dir" -lsse_client -Wl,-rpath,"$lib_dir" -lpthread
 
 run "$out_dir/test_api"
@@ -86,7 +86,7 @@ fi
 # process, so every child would fail. That clients release everything in the process
 # that opened them is checked under memcheck by test_api (above) and stress (below).
 run "$CC" -std=c99 -Wall -Wextra -Werror -pedantic -D_POSIX_C_SOURCE=200809L -g -O1 \
-    -I "$root/include" "$here/fork.c" -o "$out_dir/fork" \
+    -I "$root/include" "$here/fork.c" "$here/common.c" -o "$out_dir/fork" \
     -L "$lib_dir" -lsse_client -Wl,-rpath,"$lib_dir" -lpthread
 
 run "$out_dir/fork" 300
@@ -112,7 +112,7 @@ fi
 # streams open and events flow before the close), and fewer iterations keep each run well
 # under a minute on two cores (about 7 s natively, 35 s memcheck, 50 s helgrind).
 run "$CC" -std=c99 -Wall -Wextra -Werror -pedantic -D_POSIX_C_SOURCE=200809L -g -O1 \
-    -I "$root/include" "$here/stress.c" -o "$out_dir/stress" \
+    -I "$root/include" "$here/stress.c" "$here/common.c" -o "$out_dir/stress" \
     -L "$lib_dir" -lsse_client -Wl,-rpath,"$lib_dir" -lpthread
 
 stress_failed=()

@@ -64,23 +64,18 @@
  * Output: a FAIL line per violating iteration (the first few), then one line per property,
  * then "N passed, M failed"; exit status 1 if M > 0.
  *
- * Built and run by tests/c/run.sh (natively, under memcheck, under helgrind or drd).
+ * Built and run by tests/c/run.sh (natively, under memcheck, under helgrind or drd), and
+ * cross-built with MinGW against the DLL and run under wine by tests/windows/run.sh
+ * (Winsock through portable.h; the host waits on the wakeup handle there).
  */
 
-#include <arpa/inet.h>
+#include "common.h" /* checks, time, the loopback server plumbing; portable.h */
+
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "sse_client.h"
 
@@ -99,27 +94,6 @@ static long g_wait_ms = 5000;       /* waiting for a close from a callback: time
 static long g_stall_ms = 20000;     /* the watchdog: one iteration (SSE_STRESS_WATCHDOG) */
 static long g_total_ms;             /* the watchdog: the whole run (seconds + 2 x stall) */
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_us(long us)
-{
-    struct timespec ts;
-    ts.tv_sec = us / 1000000;
-    ts.tv_nsec = (us % 1000000) * 1000L;
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
-static void sleep_ms(long ms)
-{
-    sleep_us(ms * 1000);
-}
-
 /* xorshift32: per thread, no shared state. */
 static unsigned rnd_next(unsigned *state)
 {
@@ -135,11 +109,6 @@ static unsigned rnd_seed(unsigned long seed, unsigned salt)
 {
     unsigned s = (unsigned)(seed ^ (seed >> 16 >> 16)) * 2654435761u + salt * 40503u + 1u;
     return s != 0 ? s : 1u;
-}
-
-static int nul_at(const char *s, size_t len)
-{
-    return s != NULL && s[len] == '\0';
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -196,7 +165,7 @@ static const char *const V_TEXT[V_COUNT] = {
     "sse_client_restart returned only SSE_OK or SSE_ERROR_CLOSED",
     "sse_client_stats succeeded with non-decreasing counters across the close",
     "sse_client_last_event_id stayed snprintf-like across the close",
-    "sse_client_wakeup_fd stayed >= 0 (poll mode) or -1 (callback mode) until free",
+    "the wakeup fd (Windows: the wakeup handle, the fd -1) stayed >= 0 (poll mode) or -1 (callback mode) until free",
     "inside a callback, after closing its own client: readyState CLOSED, stats SSE_OK",
     "every close-in-callback iteration closed from its callback (or the host closed first)",
     "sse_client_close returned within the bound",
@@ -244,10 +213,10 @@ static int g_finished; /* under g_mu: the watchdog stops */
 #define SRV_MAX 192
 #define SRV_OUT 4096
 
-enum { P_READ, P_WAIT, P_STREAM, P_SILENT };
+enum { CONN_READ, CONN_WAIT, CONN_STREAM, CONN_SILENT };
 
 typedef struct {
-    int fd;
+    socket_t fd;
     int phase;
     char kind;
     char req[2048];
@@ -263,12 +232,8 @@ typedef struct {
 } conn_t;
 
 typedef struct {
-    int listen_fd;
-    int refused_port;
-    unsigned short port;
-    pthread_t thread;
-    pthread_mutex_t mu;
-    int stop;
+    loopback_t lb;
+    unsigned short refused_port;
     conn_t conns[SRV_MAX];
     int nconns;
     unsigned long accepted;
@@ -277,27 +242,11 @@ typedef struct {
 
 static server_t g_srv;
 
-static const char STREAM_HEAD[] =
-    "HTTP/1.1 200 OK\r\n"
-    "Content-Type: text/event-stream\r\n"
-    "Cache-Control: no-cache\r\n"
-    "Connection: close\r\n"
-    "\r\n";
-
 static const char HEAD_404[] =
     "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 
 static const char HEAD_503[] =
     "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-
-static int server_stopping(server_t *s)
-{
-    int stop;
-    pthread_mutex_lock(&s->mu);
-    stop = s->stop;
-    pthread_mutex_unlock(&s->mu);
-    return stop;
-}
 
 static void out_append(conn_t *c, const char *data, size_t len)
 {
@@ -348,20 +297,20 @@ static int start_response(conn_t *c, long long now)
     case 'x':
         return -1;
     case 'n':
-        c->phase = P_SILENT;
+        c->phase = CONN_SILENT;
         return 0;
     case 'f':
         out_append(c, HEAD_404, sizeof HEAD_404 - 1);
         c->close_after_flush = 1;
-        c->phase = P_SILENT;
+        c->phase = CONN_SILENT;
         return 0;
     case '5':
         out_append(c, HEAD_503, sizeof HEAD_503 - 1);
         c->close_after_flush = 1;
-        c->phase = P_SILENT;
+        c->phase = CONN_SILENT;
         return 0;
     case 's':
-        c->phase = P_WAIT;
+        c->phase = CONN_WAIT;
         c->next_at = now + (long long)(rnd_next(&c->rng) % 30);
         c->events_left = -1;
         return 0;
@@ -369,7 +318,7 @@ static int start_response(conn_t *c, long long now)
         break;
     }
     out_append(c, STREAM_HEAD, sizeof STREAM_HEAD - 1);
-    c->phase = P_STREAM;
+    c->phase = CONN_STREAM;
     switch (c->kind) {
     case 'e':
         out_append(c, "retry: 10\n\n", 11);
@@ -407,15 +356,15 @@ static void produce(conn_t *c, long long now)
     if (c->events_left == 0) c->close_after_flush = 1;
 }
 
-/* Serves one connection after poll(2); returns -1 when it is to be dropped. */
+/* Serves one connection after poll(2) (WSAPoll); returns -1 when it is to be dropped. */
 static int serve(conn_t *c, short revents, long long now)
 {
     if (revents & (POLLIN | POLLHUP | POLLERR)) {
         char buf[1024];
-        ssize_t n = recv(c->fd, buf, sizeof buf, MSG_DONTWAIT);
+        ssize_t n = recv(c->fd, buf, sizeof buf, 0); /* non-blocking: set on accept */
         if (n == 0) return -1;
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return -1;
-        if (n > 0 && c->phase == P_READ) {
+        if (n < 0 && !socket_would_block() && !socket_interrupted()) return -1;
+        if (n > 0 && c->phase == CONN_READ) {
             size_t take = (size_t)n;
             if (take > sizeof c->req - 1 - c->req_len) take = sizeof c->req - 1 - c->req_len;
             memcpy(c->req + c->req_len, buf, take);
@@ -424,16 +373,16 @@ static int serve(conn_t *c, short revents, long long now)
             if (strstr(c->req, "\r\n\r\n") != NULL && start_response(c, now) != 0) return -1;
         }
     }
-    if (c->phase == P_WAIT && now >= c->next_at) {
+    if (c->phase == CONN_WAIT && now >= c->next_at) {
         out_append(c, STREAM_HEAD, sizeof STREAM_HEAD - 1);
-        c->phase = P_STREAM;
+        c->phase = CONN_STREAM;
     }
-    if (c->phase == P_STREAM) produce(c, now);
+    if (c->phase == CONN_STREAM) produce(c, now);
     while (c->out_off < c->out_len) {
-        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_DONTWAIT | MSG_NOSIGNAL);
+        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
         if (n < 0) {
-            if (errno == EINTR) continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+            if (socket_interrupted()) continue;
+            if (socket_would_block()) break;
             return -1;
         }
         c->out_off += (size_t)n;
@@ -446,11 +395,11 @@ static void *server_main(void *arg)
 {
     server_t *s = (server_t *)arg;
     static struct pollfd pfds[SRV_MAX + 1];
-    while (!server_stopping(s)) {
+    while (!loopback_stopping(&s->lb)) {
         long long now = now_ms();
         long long timeout = 50;
         int i, n = s->nconns;
-        pfds[0].fd = s->listen_fd;
+        pfds[0].fd = s->lb.listen_fd;
         pfds[0].events = POLLIN;
         pfds[0].revents = 0;
         for (i = 0; i < n; i++) {
@@ -458,24 +407,24 @@ static void *server_main(void *arg)
             pfds[i + 1].fd = c->fd;
             pfds[i + 1].events = (short)(POLLIN | (c->out_off < c->out_len ? POLLOUT : 0));
             pfds[i + 1].revents = 0;
-            if (c->phase == P_WAIT || (c->phase == P_STREAM && c->out_off >= c->out_len && c->events_left != 0)) {
+            if (c->phase == CONN_WAIT || (c->phase == CONN_STREAM && c->out_off >= c->out_len && c->events_left != 0)) {
                 long long wait = c->next_at - now;
                 if (wait < timeout) timeout = wait < 0 ? 0 : wait;
             }
         }
-        if (poll(pfds, (nfds_t)n + 1, (int)timeout) < 0 && errno != EINTR) break;
+        if (poll(pfds, (nfds_t)n + 1, (int)timeout) < 0 && !socket_interrupted()) break;
         now = now_ms();
         for (i = 0; i < n; i++) {
             if (serve(&s->conns[i], pfds[i + 1].revents, now) != 0) {
-                close(s->conns[i].fd);
-                s->conns[i].fd = -1;
+                close_socket(s->conns[i].fd);
+                s->conns[i].fd = NO_SOCKET;
             }
         }
         /* Compact the dropped connections away. */
         {
             int j = 0;
             for (i = 0; i < n; i++) {
-                if (s->conns[i].fd < 0) continue;
+                if (s->conns[i].fd == NO_SOCKET) continue;
                 if (i != j) memcpy(&s->conns[j], &s->conns[i], sizeof s->conns[0]);
                 j++;
             }
@@ -483,18 +432,18 @@ static void *server_main(void *arg)
         }
         if (pfds[0].revents & POLLIN) {
             for (;;) {
-                int fd = accept(s->listen_fd, NULL, NULL);
+                socket_t fd = accept(s->lb.listen_fd, NULL, NULL);
                 conn_t *c;
-                if (fd < 0) break;
+                if (fd == NO_SOCKET) break;
                 s->accepted++;
-                if (s->nconns >= SRV_MAX) {
-                    close(fd); /* the client sees a broken attempt and reconnects */
+                if (s->nconns >= SRV_MAX || set_nonblocking(fd) != 0) {
+                    close_socket(fd); /* the client sees a broken attempt and reconnects */
                     continue;
                 }
                 c = &s->conns[s->nconns++];
                 memset(c, 0, sizeof *c);
                 c->fd = fd;
-                c->phase = P_READ;
+                c->phase = CONN_READ;
                 c->events_left = -1;
                 c->next_id = 1;
                 c->rng = rnd_seed(g_seed, (unsigned)s->accepted + 7919u);
@@ -503,7 +452,7 @@ static void *server_main(void *arg)
     }
     {
         int i;
-        for (i = 0; i < s->nconns; i++) close(s->conns[i].fd);
+        for (i = 0; i < s->nconns; i++) close_socket(s->conns[i].fd);
         s->nconns = 0;
     }
     return NULL;
@@ -511,46 +460,22 @@ static void *server_main(void *arg)
 
 static int server_start(server_t *s)
 {
-    struct sockaddr_in addr;
-    socklen_t len = sizeof addr;
-    int one = 1, probe;
+    socket_t probe;
     memset(s, 0, sizeof *s);
-    pthread_mutex_init(&s->mu, NULL);
     /* A port nothing listens on: bound, read, closed. */
-    probe = socket(AF_INET, SOCK_STREAM, 0);
-    memset(&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (probe < 0 || bind(probe, (struct sockaddr *)&addr, sizeof addr) != 0 ||
-        getsockname(probe, (struct sockaddr *)&addr, &len) != 0)
-        return -1;
-    s->refused_port = ntohs(addr.sin_port);
-    close(probe);
+    probe = bind_loopback(&s->refused_port);
+    if (probe == NO_SOCKET) return -1;
+    close_socket(probe);
 
-    s->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (s->listen_fd < 0) return -1;
-    setsockopt(s->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    memset(&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    len = sizeof addr;
-    if (bind(s->listen_fd, (struct sockaddr *)&addr, sizeof addr) != 0) return -1;
-    if (listen(s->listen_fd, 128) != 0) return -1;
-    if (getsockname(s->listen_fd, (struct sockaddr *)&addr, &len) != 0) return -1;
-    if (fcntl(s->listen_fd, F_SETFL, fcntl(s->listen_fd, F_GETFL) | O_NONBLOCK) != 0) return -1;
-    s->port = ntohs(addr.sin_port);
-    if (pthread_create(&s->thread, NULL, server_main, s) != 0) return -1;
-    return 0;
+    if (loopback_listen(&s->lb, 128) != 0) return -1;
+    /* The server thread accepts until accept would block. */
+    if (set_nonblocking(s->lb.listen_fd) != 0) return -1;
+    return loopback_run(&s->lb, server_main, s);
 }
 
 static void server_stop(server_t *s)
 {
-    pthread_mutex_lock(&s->mu);
-    s->stop = 1;
-    pthread_mutex_unlock(&s->mu);
-    pthread_join(s->thread, NULL);
-    close(s->listen_fd);
-    pthread_mutex_destroy(&s->mu);
+    loopback_stop(&s->lb); /* the server thread closes its connections on its way out */
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -907,6 +832,18 @@ static void host_close(ctx_t *c, sse_client *client)
     pthread_mutex_unlock(&g_mu);
 }
 
+/* What a host waits on in poll mode: the wakeup fd on POSIX; on Windows, which has no such
+ * descriptor (sse_client_wakeup_fd answers -1 there), the wakeup handle, a SOCKET. Both
+ * are -1 in callback mode. */
+static intptr_t wakeup_of(const sse_client *client)
+{
+#if IS_WINDOWS
+    return sse_client_wakeup_handle(client);
+#else
+    return sse_client_wakeup_fd(client);
+#endif
+}
+
 /* While the client runs: sleep, or consume the queue (poll with short timeouts, or the
  * wakeup fd then poll(0) until TIMEOUT), or restart it. */
 static void run_for(worker_t *w, ctx_t *c, sse_client *client, long ms, sse_message **keep)
@@ -926,15 +863,12 @@ static void run_for(worker_t *w, ctx_t *c, sse_client *client, long ms, sse_mess
         sse_message *m = NULL;
         sse_result r;
         if (style == 1) {
-            struct pollfd p;
-            p.fd = sse_client_wakeup_fd(client);
-            p.events = POLLIN;
-            p.revents = 0;
-            if (p.fd < 0) {
+            intptr_t wakeup = wakeup_of(client);
+            if (wakeup < 0) {
                 violate(c, V_WAKEUP_FD, "wakeup fd -1 in poll mode");
                 return;
             }
-            if (poll(&p, 1, 2) <= 0) continue;
+            if (!socket_readable((socket_t)wakeup, 2)) continue;
             r = sse_client_poll(client, 0, &m);
             if (r == SSE_ERROR_TIMEOUT) continue;
         } else {
@@ -1081,6 +1015,7 @@ static void *helper_main(void *arg)
             sse_result r = sse_client_stats(h->client, &st);
             sse_ready_state rs = sse_client_ready_state(h->client);
             int fd = sse_client_wakeup_fd(h->client);
+            intptr_t wakeup = wakeup_of(h->client);
             memset(buf, 'Z', sizeof buf);
             len = sse_client_last_event_id(h->client, cap > 0 ? buf : NULL, cap);
             len0 = sse_client_last_event_id(h->client, NULL, 0);
@@ -1098,7 +1033,9 @@ static void *helper_main(void *arg)
                 have_prev = 1;
             }
             if (closed_before && rs != SSE_STATE_CLOSED) violate_locked(c, V_STATE_AFTER_CLOSE, "state %d", (int)rs);
-            if (c->poll_mode ? fd < 0 : fd != -1) violate_locked(c, V_WAKEUP_FD, "wakeup fd %d", fd);
+            if (c->poll_mode ? wakeup < 0 : wakeup != -1)
+                violate_locked(c, V_WAKEUP_FD, "wakeup fd (handle) %ld", (long)wakeup);
+            if (IS_WINDOWS && fd != -1) violate_locked(c, V_WAKEUP_FD, "wakeup fd %d on Windows", fd);
             if (cap > 0) {
                 size_t copied = len < cap - 1 ? len : cap - 1;
                 if (buf[copied] != '\0' || memchr(buf, '\0', copied) != NULL)
@@ -1140,7 +1077,7 @@ static sse_config *make_config(worker_t *w, ctx_t *c, char kind, size_t *capacit
     char url[96];
     sse_config *cfg = NULL;
     int ok = 1;
-    snprintf(url, sizeof url, "http://127.0.0.1:%u/s/%c", kind == 'r' ? (unsigned)g_srv.refused_port : (unsigned)g_srv.port,
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/s/%c", kind == 'r' ? (unsigned)g_srv.refused_port : (unsigned)g_srv.lb.port,
              kind);
     if (sse_config_new(url, &cfg) != SSE_OK) {
         violate(c, V_SETUP, sse_last_error_message());
@@ -1469,25 +1406,6 @@ static void *watchdog_main(void *arg)
 /* Main                                                                                 */
 /* ------------------------------------------------------------------------------------ */
 
-static int g_passed;
-static int g_failed;
-
-static void check(int ok, const char *fmt, ...)
-{
-    va_list args;
-    printf("%s ", ok ? "PASS" : "FAIL");
-    va_start(args, fmt);
-    vprintf(fmt, args);
-    va_end(args);
-    printf("\n");
-    fflush(stdout);
-    if (ok) {
-        g_passed++;
-    } else {
-        g_failed++;
-    }
-}
-
 static long param(const char *env, int argc, char **argv, int pos, long def, long min, long max)
 {
     const char *s = argc > pos ? argv[pos] : getenv(env);
@@ -1509,14 +1427,14 @@ int main(int argc, char **argv)
     long total_iterations = 0;
     const char *seed_env = getenv("SSE_STRESS_SEED");
 
-    signal(SIGPIPE, SIG_IGN);
+    portable_init();
     g_threads = (int)param("SSE_STRESS_THREADS", argc, argv, 1, g_threads, 1, 64);
     g_iterations = (int)param("SSE_STRESS_ITERATIONS", argc, argv, 2, g_iterations, 1, 1000000);
     g_seconds = param("SSE_STRESS_SECONDS", argc, argv, 3, g_seconds, 1, 100000);
     g_run_ms = param("SSE_STRESS_RUN_MS", 0, argv, 1, g_run_ms, 0, 60000);
     g_scale = param("SSE_TEST_TIMEOUT_SCALE", 0, argv, 1, 1, 1, 1000);
     g_seed = seed_env != NULL && *seed_env != '\0' ? strtoul(seed_env, NULL, 10)
-                                                   : (unsigned long)time(NULL) ^ ((unsigned long)getpid() << 16);
+                                                   : (unsigned long)time(NULL) ^ (process_id() << 16);
     g_stall_ms = param("SSE_STRESS_WATCHDOG", 0, argv, 1, g_stall_ms / 1000, 1, 100000) * 1000;
     g_bound_ms *= g_scale;
     g_wait_ms *= g_scale;
@@ -1590,6 +1508,5 @@ int main(int argc, char **argv)
           "callbacks closed their own client (%ld times)", g_tot.closes_in_cb);
 
     free(g_workers);
-    printf("%d passed, %d failed\n", g_passed, g_failed);
-    return g_failed > 0 ? 1 : 0;
+    return checks_report();
 }

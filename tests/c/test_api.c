@@ -14,10 +14,9 @@
  * Built and run by tests/c/run.sh.
  */
 
-#include "portable.h" /* sockets, threads and time on POSIX and Windows */
+#include "common.h" /* checks, time, the loopback server plumbing; portable.h */
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,31 +26,6 @@
 /* ------------------------------------------------------------------------------------ */
 /* Checks                                                                               */
 /* ------------------------------------------------------------------------------------ */
-
-static int g_passed;
-static int g_failed;
-
-static void check(int ok, const char *fmt, ...)
-{
-    va_list args;
-    printf("%s ", ok ? "PASS" : "FAIL");
-    va_start(args, fmt);
-    vprintf(fmt, args);
-    va_end(args);
-    printf("\n");
-    fflush(stdout);
-    if (ok) {
-        g_passed++;
-    } else {
-        g_failed++;
-    }
-}
-
-static void section(const char *name)
-{
-    printf("--- %s\n", name);
-    fflush(stdout);
-}
 
 /* A result check that names what was expected and what came back. */
 static void check_result(sse_result got, sse_result want, const char *what)
@@ -65,53 +39,13 @@ static void check_result(sse_result got, sse_result want, const char *what)
 
 static long g_wait_ms = 5000;
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts;
-    ts.tv_sec = ms / 1000;
-    ts.tv_nsec = (ms % 1000) * 1000000L;
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
 /* ------------------------------------------------------------------------------------ */
 /* Strings                                                                              */
 /* ------------------------------------------------------------------------------------ */
 
-/* Case-insensitive strstr (header names may come in any case). */
-static const char *find_ci(const char *haystack, const char *needle)
-{
-    size_t n = strlen(needle);
-    const char *p;
-    for (p = haystack; *p; p++) {
-        size_t i;
-        for (i = 0; i < n; i++) {
-            char a = p[i], b = needle[i];
-            if (a >= 'A' && a <= 'Z') a = (char)(a - 'A' + 'a');
-            if (b >= 'A' && b <= 'Z') b = (char)(b - 'A' + 'a');
-            if (a == '\0' || a != b) break;
-        }
-        if (i == n) return p;
-    }
-    return NULL;
-}
-
 static int bytes_eq(const char *got, size_t got_len, const char *want, size_t want_len)
 {
     return got != NULL && got_len == want_len && memcmp(got, want, want_len) == 0;
-}
-
-/* A view's string must be NUL-terminated right at its length. */
-static int nul_at(const char *s, size_t len)
-{
-    return s != NULL && s[len] == '\0';
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -132,90 +66,26 @@ typedef struct {
 } step_t;
 
 typedef struct {
-    socket_t listen_fd;
-    unsigned short port;
-    char url[64];
-    pthread_t thread;
+    loopback_t lb;
     pthread_mutex_t mu;
     step_t steps[MAX_STEPS];
     int nsteps;
     char requests[MAX_CONNS][REQ_MAX];
     int nconns;         /* connections accepted */
-    int stop;
     socket_t held[MAX_CONNS];
     int held_trickle[MAX_CONNS];
     int nheld;
 } server_t;
 
-static int send_all(socket_t fd, const char *data, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-/* Reads the request head up to \r\n\r\n and a Content-Length body, bounded in time. */
-static void read_request(socket_t fd, char *buf, size_t cap)
-{
-    size_t used = 0;
-    size_t want = 0; /* total bytes once the head is known */
-    long long deadline = now_ms() + 3000;
-    buf[0] = '\0';
-    while (used + 1 < cap) {
-        struct pollfd p;
-        ssize_t n;
-        long long left = deadline - now_ms();
-        if (want != 0 && used >= want) break;
-        if (left <= 0) break;
-        p.fd = fd;
-        p.events = POLLIN;
-        p.revents = 0;
-        if (poll(&p, 1, (int)left) <= 0) break;
-        n = recv(fd, buf + used, cap - 1 - used, 0);
-        if (n <= 0) break;
-        used += (size_t)n;
-        buf[used] = '\0';
-        if (want == 0) {
-            const char *end = strstr(buf, "\r\n\r\n");
-            if (end != NULL) {
-                const char *cl = find_ci(buf, "\r\ncontent-length:");
-                size_t body = 0;
-                if (cl != NULL && cl < end) body = (size_t)strtoul(cl + 17, NULL, 10);
-                want = (size_t)(end + 4 - buf) + body;
-            }
-        }
-    }
-}
-
-static int server_stopping(server_t *s)
-{
-    int stop;
-    pthread_mutex_lock(&s->mu);
-    stop = s->stop;
-    pthread_mutex_unlock(&s->mu);
-    return stop;
-}
-
 static void *server_main(void *arg)
 {
     server_t *s = (server_t *)arg;
     static const char tick[] = ": tick\n";
-    while (!server_stopping(s)) {
-        struct pollfd p;
+    while (!loopback_stopping(&s->lb)) {
         socket_t fd;
         int idx, i;
         char req[REQ_MAX];
-        p.fd = s->listen_fd;
-        p.events = POLLIN;
-        p.revents = 0;
-        if (poll(&p, 1, 10) <= 0) {
+        if (!socket_readable(s->lb.listen_fd, 10)) {
             /* Idle: feed the trickling connections. */
             pthread_mutex_lock(&s->mu);
             for (i = 0; i < s->nheld; i++) {
@@ -228,7 +98,7 @@ static void *server_main(void *arg)
             pthread_mutex_unlock(&s->mu);
             continue;
         }
-        fd = accept(s->listen_fd, NULL, NULL);
+        fd = accept(s->lb.listen_fd, NULL, NULL);
         if (fd == NO_SOCKET) continue;
         read_request(fd, req, sizeof req);
         pthread_mutex_lock(&s->mu);
@@ -256,49 +126,26 @@ static void *server_main(void *arg)
     return NULL;
 }
 
-/* Starts a server that answers its i-th connection with steps[i]. */
-static int server_listen(server_t *s, const step_t *steps, int nsteps)
+/* Starts the scripted server, which answers its i-th connection with steps[i]; 0 on
+ * success, else -1 with the failure already counted. */
+static int server_start(server_t *s, const step_t *steps, int nsteps)
 {
-    struct sockaddr_in addr;
-    socklen_t len = sizeof addr;
-    int one = 1;
     memset(s, 0, sizeof *s);
     pthread_mutex_init(&s->mu, NULL);
     memcpy(s->steps, steps, (size_t)nsteps * sizeof *steps);
     s->nsteps = nsteps;
-    s->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (s->listen_fd == NO_SOCKET) return -1;
-    setsockopt(s->listen_fd, SOL_SOCKET, SO_REUSEADDR, (const char *)&one, sizeof one);
-    memset(&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    if (bind(s->listen_fd, (struct sockaddr *)&addr, sizeof addr) != 0) return -1;
-    if (listen(s->listen_fd, 16) != 0) return -1;
-    if (getsockname(s->listen_fd, (struct sockaddr *)&addr, &len) != 0) return -1;
-    s->port = ntohs(addr.sin_port);
-    snprintf(s->url, sizeof s->url, "http://127.0.0.1:%u/stream", (unsigned)s->port);
-    if (pthread_create(&s->thread, NULL, server_main, s) != 0) return -1;
-    return 0;
-}
-
-/* Starts the scripted server; 0 on success, else -1 with the failure already counted. */
-static int server_start(server_t *s, const step_t *steps, int nsteps)
-{
-    if (server_listen(s, steps, nsteps) == 0) return 0;
+    if (loopback_listen(&s->lb, 16) == 0 && loopback_run(&s->lb, server_main, s) == 0) return 0;
     check(0, "start the loopback server: %s", strerror(errno));
+    loopback_stop(&s->lb);
+    pthread_mutex_destroy(&s->mu);
     return -1;
 }
 
 static void server_stop(server_t *s)
 {
     int i;
-    pthread_mutex_lock(&s->mu);
-    s->stop = 1;
-    pthread_mutex_unlock(&s->mu);
-    pthread_join(s->thread, NULL);
+    loopback_stop(&s->lb);
     for (i = 0; i < s->nheld; i++) close_socket(s->held[i]);
-    close_socket(s->listen_fd);
     pthread_mutex_destroy(&s->mu);
 }
 
@@ -322,13 +169,6 @@ static void server_request(server_t *s, int i, char *out, size_t cap)
     }
     pthread_mutex_unlock(&s->mu);
 }
-
-static const char STREAM_HEAD[] =
-    "HTTP/1.1 200 OK\r\n"
-    "Content-Type: text/event-stream\r\n"
-    "Cache-Control: no-cache\r\n"
-    "Connection: close\r\n"
-    "\r\n";
 
 /* ------------------------------------------------------------------------------------ */
 /* Callback recorder                                                                    */
@@ -416,17 +256,6 @@ static void rec_leave(rec_t *r)
     pthread_mutex_lock(&r->mu);
     r->in_callback = 0;
     pthread_mutex_unlock(&r->mu);
-}
-
-static void copy_bytes(char *dst, size_t cap, const char *src, size_t len)
-{
-    if (src == NULL) {
-        dst[0] = '\0';
-        return;
-    }
-    if (len >= cap) len = cap - 1;
-    memcpy(dst, src, len);
-    dst[len] = '\0';
 }
 
 static void cb_open(void *userdata, uint16_t http_status)
@@ -920,7 +749,7 @@ static void test_callback_mode(void)
     if (server_start(&srv, steps, 2) != 0) return;
     rec_init(&rec);
     cb = callbacks_for(&rec);
-    cfg = fast_config(srv.url);
+    cfg = fast_config(srv.lb.url);
     if (cfg == NULL) goto out_server;
     check_result(sse_config_set_header(cfg, "X-Test", "yes"), SSE_OK, "sse_config_set_header(\"X-Test\", \"yes\")");
     r = sse_client_open(cfg, &cb, &client);
@@ -1069,7 +898,7 @@ static void test_close_in_callback(void)
     rec_init(&rec);
     rec.close_on_event = 1;
     cb = callbacks_for(&rec);
-    cfg = fast_config(srv.url);
+    cfg = fast_config(srv.lb.url);
     if (cfg == NULL) goto out_server;
     r = sse_client_open(cfg, &cb, &client);
     sse_config_free(cfg);
@@ -1118,7 +947,7 @@ static void run_fatal(const char *title, const step_t *step, const char *method,
     if (server_start(&srv, step, 1) != 0) return;
     rec_init(&rec);
     cb = callbacks_for(&rec);
-    cfg = fast_config(srv.url);
+    cfg = fast_config(srv.lb.url);
     if (cfg == NULL) goto out_server;
     if (method != NULL) {
         check_result(sse_config_set_method(cfg, method), SSE_OK, "sse_config_set_method");
@@ -1188,24 +1017,11 @@ static void test_fatal(void)
               SSE_ERROR_KIND_CONTENT_TYPE, 200);
 }
 
-static int fd_readable(int fd, int timeout_ms)
-{
-    struct pollfd p;
-    p.fd = fd;
-    p.events = POLLIN;
-    p.revents = 0;
-    return poll(&p, 1, timeout_ms) == 1 && (p.revents & POLLIN) != 0;
-}
-
-/* Whether a wakeup handle is readable within `timeout_ms`, as a host's event loop sees
- * it: a file descriptor on POSIX (poll), a SOCKET on Windows (WSAPoll). */
+/* Whether a wakeup handle (or the wakeup fd) is readable within `timeout_ms`, as a host's
+ * event loop sees it: a file descriptor on POSIX (poll), a SOCKET on Windows (WSAPoll). */
 static int handle_readable(intptr_t handle, int timeout_ms)
 {
-    struct pollfd p;
-    p.fd = (socket_t)handle;
-    p.events = POLLIN;
-    p.revents = 0;
-    return poll(&p, 1, timeout_ms) == 1 && (p.revents & POLLIN) != 0;
+    return socket_readable((socket_t)handle, timeout_ms);
 }
 
 /* Poll mode with the wakeup handle (and the wakeup fd, the same descriptor on POSIX). */
@@ -1238,7 +1054,7 @@ static void test_poll_mode(void)
     step.delay_ms = 300; /* so the client is still CONNECTING right after open */
     step.hold_open = 1;
     if (server_start(&srv, &step, 1) != 0) return;
-    cfg = fast_config(srv.url);
+    cfg = fast_config(srv.lb.url);
     if (cfg == NULL) goto out_server;
     check_result(sse_config_set_last_event_id(cfg, "start-0"), SSE_OK, "sse_config_set_last_event_id(\"start-0\")");
     check_result(sse_config_set_queue_capacity(cfg, 16), SSE_OK, "sse_config_set_queue_capacity(16)");
@@ -1258,7 +1074,7 @@ static void test_poll_mode(void)
         check(fd >= 0, "sse_client_wakeup_fd >= 0 (got %d)", fd);
     }
     check(fd == sse_client_wakeup_fd(client), "sse_client_wakeup_fd is stable");
-    check(fd < 0 || !fd_readable(fd, 0), "the wakeup fd is not readable before anything arrives");
+    check(fd < 0 || !handle_readable(fd, 0), "the wakeup fd is not readable before anything arrives");
     handle = sse_client_wakeup_handle(client);
     check(handle >= 0, "sse_client_wakeup_handle >= 0 (got %ld)", (long)handle);
     if (IS_WINDOWS) {
@@ -1357,7 +1173,7 @@ static void test_poll_mode(void)
     check(nstate == 1 && state_ok, "one STATE message, OPEN");
     check(comment_ok == 1, "COMMENT message: \"ping\" with length 4");
     check(bad_views == 0, "accessors of other kinds return NULL/0/CLOSED (%d wrong)", bad_views);
-    if (fd >= 0) check(!fd_readable(fd, 0), "after draining, the wakeup fd is not readable (poll timeout 0 returns 0)");
+    if (fd >= 0) check(!handle_readable(fd, 0), "after draining, the wakeup fd is not readable (poll timeout 0 returns 0)");
     if (handle >= 0) check(!handle_readable(handle, 0), "after draining, the wakeup handle is not readable");
     m = NULL;
     check_result(sse_client_poll(client, 0, &m), SSE_ERROR_TIMEOUT, "sse_client_poll(c, 0) after draining");
@@ -1393,7 +1209,7 @@ static void test_poll_mode(void)
     r = sse_client_poll(client, 2000, &m);
     check(r == SSE_ERROR_CLOSED && now_ms() - t0 < 1000, "and keeps returning it at once (%s, %lld ms)",
           sse_result_name(r), now_ms() - t0);
-    if (fd >= 0) check(!fd_readable(fd, 0), "the wakeup fd is not readable once closed and drained");
+    if (fd >= 0) check(!handle_readable(fd, 0), "the wakeup fd is not readable once closed and drained");
     sse_client_free(client);
 
     /* A message outlives its client. */
@@ -1442,7 +1258,7 @@ static void test_poll_batch(void)
     step.body_len = used;
     step.hold_open = 1;
     if (server_start(&srv, &step, 1) != 0) return;
-    cfg = fast_config(srv.url);
+    cfg = fast_config(srv.lb.url);
     if (cfg == NULL) goto out_server;
     check_result(sse_config_set_queue_capacity(cfg, 16), SSE_OK, "sse_config_set_queue_capacity(16)");
     r = sse_client_open(cfg, NULL, &client);
@@ -1544,7 +1360,7 @@ static void test_poll_batch(void)
     batch = (sse_batch *)&step;
     check_result(sse_client_poll_batch(NULL, 0, &batch), SSE_ERROR_NULL_ARGUMENT, "sse_client_poll_batch(NULL, ...)");
     check(batch == (sse_batch *)&step, "  and *out untouched");
-    cfg = fast_config(srv.url);
+    cfg = fast_config(srv.lb.url);
     if (cfg != NULL) {
         sse_callbacks callbacks;
         memset(&callbacks, 0, sizeof callbacks);
@@ -1659,7 +1475,7 @@ static void test_request_hook(void)
     pthread_mutex_init(&hook.mu, NULL);
     hook.main_thread = pthread_self();
     cb = callbacks_for(&rec);
-    cfg = fast_config(srv.url);
+    cfg = fast_config(srv.lb.url);
     if (cfg == NULL) goto out_server;
     check_result(sse_config_set_header(cfg, "Authorization", "Bearer configured"), SSE_OK,
                  "sse_config_set_header(\"Authorization\", \"Bearer configured\")");
@@ -1682,7 +1498,7 @@ static void test_request_hook(void)
           (unsigned)hook.attempts[0], (unsigned)hook.attempts[1]);
     check(strcmp(hook.last_ids[0], "") == 0 && strcmp(hook.last_ids[1], "c1") == 0,
           "sse_request_last_event_id: \"\" then \"c1\" (got \"%s\", \"%s\")", hook.last_ids[0], hook.last_ids[1]);
-    check(strcmp(hook.urls[0], srv.url) == 0 && strcmp(hook.urls[1], srv.url) == 0,
+    check(strcmp(hook.urls[0], srv.lb.url) == 0 && strcmp(hook.urls[1], srv.lb.url) == 0,
           "sse_request_url is the configured URL (got \"%s\")", hook.urls[0]);
     ok = 1;
     for (i = 0; i < 2; i++) {
@@ -1829,7 +1645,7 @@ static void test_response_hook(void)
     memset(&hook, 0, sizeof hook);
     pthread_mutex_init(&hook.mu, NULL);
     cb = callbacks_for(&rec);
-    cfg = fast_config(srv.url);
+    cfg = fast_config(srv.lb.url);
     if (cfg == NULL) goto out_server;
     check_result(sse_config_set_response_hook(NULL, on_response, &hook), SSE_ERROR_NULL_ARGUMENT,
                  "sse_config_set_response_hook(NULL, hook, ud)");
@@ -1845,7 +1661,7 @@ static void test_response_hook(void)
     check(hook.calls == 2, "the hook saw 2 responses (got %d)", hook.calls);
     check(hook.statuses[0] == 429 && hook.statuses[1] == 200, "sse_response_status: 429 then 200 (got %u, %u)",
           (unsigned)hook.statuses[0], (unsigned)hook.statuses[1]);
-    check(strcmp(hook.urls[0], srv.url) == 0, "sse_response_url is the URL answered (got \"%s\")", hook.urls[0]);
+    check(strcmp(hook.urls[0], srv.lb.url) == 0, "sse_response_url is the URL answered (got \"%s\")", hook.urls[0]);
     check(strcmp(hook.rate_lower[0], "0") == 0 && strcmp(hook.rate_upper[0], "0") == 0,
           "sse_response_header finds X-RateLimit-Remaining: 0 whatever the case (got \"%s\", \"%s\")", hook.rate_lower[0],
           hook.rate_upper[0]);
@@ -1922,7 +1738,7 @@ static void test_restart_and_stats(void)
     if (server_start(&srv, steps, 2) != 0) return;
     rec_init(&rec);
     cb = callbacks_for(&rec);
-    cfg = fast_config(srv.url);
+    cfg = fast_config(srv.lb.url);
     if (cfg == NULL) goto out_server;
     /* Far beyond any wait of this test (also under valgrind): only a restart reconnects. */
     check_result(sse_config_set_reconnect_delay(cfg, 600000, 600000), SSE_OK, "sse_config_set_reconnect_delay(600000, 600000)");
@@ -2022,7 +1838,7 @@ static void test_failed_attempts(void)
     if (server_start(&srv, steps, 4) != 0) return;
     rec_init(&rec);
     cb = callbacks_for(&rec);
-    cfg = fast_config(srv.url);
+    cfg = fast_config(srv.lb.url);
     if (cfg == NULL) goto out_server;
     r = sse_client_open(cfg, &cb, &client);
     sse_config_free(cfg);
@@ -2073,7 +1889,7 @@ static void run_post(int allow_replay)
     if (server_start(&srv, steps, 2) != 0) return;
     rec_init(&rec);
     cb = callbacks_for(&rec);
-    cfg = fast_config(srv.url);
+    cfg = fast_config(srv.lb.url);
     if (cfg == NULL) goto out_server;
     check_result(sse_config_set_method(cfg, "POST"), SSE_OK, "sse_config_set_method(\"POST\")");
     check_result(sse_config_set_body(cfg, (const uint8_t *)post_body, strlen(post_body)), SSE_OK, "sse_config_set_body");
@@ -2380,12 +2196,11 @@ out_config:
 
 int main(void)
 {
-    const char *scale = getenv("SSE_TEST_TIMEOUT_SCALE");
     static int log_tag = 42;
     int records, after_off;
 
     portable_init();
-    if (scale != NULL && atoi(scale) > 1) g_wait_ms *= atoi(scale);
+    g_wait_ms *= timeout_scale();
     printf("sse_client C API test (library %s, waits up to %ld ms)\n", sse_version(), g_wait_ms);
 
     test_basics();
@@ -2420,6 +2235,5 @@ int main(void)
     section("log callback off");
     check(log_records() == after_off, "no record after sse_set_log_callback(NULL) (%d more)", log_records() - after_off);
 
-    printf("%d passed, %d failed\n", g_passed, g_failed);
-    return g_failed > 0 ? 1 : 0;
+    return checks_report();
 }
