@@ -10,7 +10,7 @@ use ureq::unversioned::transport::{
 };
 use ureq::{Agent, Body, BodyReader};
 
-use crate::config::Config;
+use crate::config::{Config, Remedy};
 use crate::delivery::report::ErrorKind;
 use crate::delivery::CloseGate;
 use crate::http::hooks::{RequestInfo, ResponseInfo};
@@ -42,6 +42,8 @@ pub(crate) struct AttemptFailure {
     pub http_status: u16,
     pub message: String,
     pub ending: Ending,
+    /// The settings `message` names as fixes, and where.
+    pub remedies: Vec<Remedy>,
 }
 
 impl AttemptFailure {
@@ -51,6 +53,7 @@ impl AttemptFailure {
             http_status,
             message,
             ending: Ending::Fatal,
+            remedies: Vec::new(),
         }
     }
 }
@@ -240,6 +243,7 @@ fn send(
                 redact(url)
             ),
             ending: Ending::AttemptFailed { retry_after: None },
+            remedies: Vec::new(),
         });
     }
     if let Some(id) = &attempt.last_event_id_header {
@@ -275,17 +279,26 @@ fn send(
                     config.read_timeout.unwrap_or_default().as_millis()
                 ),
                 ending: Ending::AttemptFailed { retry_after: None },
+                remedies: Vec::new(),
             };
         }
-        let message = match tls::describe_tls_error(&error) {
-            Some(tls) => format!("TLS with {}{via} failed: {tls}", redact(url)),
-            None => format!("cannot connect to {}{via}: {error}", redact(url)),
+        let (message, remedies) = match tls::describe_tls_error(&error) {
+            Some(tls) => {
+                let message = format!("TLS with {}{via} failed: {}", redact(url), tls.text);
+                let remedies = tls.remedy.map(|fix| Remedy::at_end_of(&message, fix));
+                (message, remedies.into_iter().collect())
+            }
+            None => (
+                format!("cannot connect to {}{via}: {error}", redact(url)),
+                Vec::new(),
+            ),
         };
         AttemptFailure {
             kind: ErrorKind::Connect,
             http_status: 0,
             message,
             ending: Ending::AttemptFailed { retry_after: None },
+            remedies,
         }
     })
 }
@@ -316,6 +329,7 @@ fn judge(response: Response<Body>, url: &Uri) -> Result<OpenStream, AttemptFailu
                 http_status: code,
                 message: format!("{what} from {}", redact(url)),
                 ending,
+                remedies: Vec::new(),
             });
         }
     }
@@ -335,6 +349,7 @@ fn judge(response: Response<Body>, url: &Uri) -> Result<OpenStream, AttemptFailu
                     .map_or("(none)".to_owned(), |t| format!("{t:?}"))
             ),
             ending: Ending::Fatal,
+            remedies: Vec::new(),
         });
     }
     if let Some(coding) = policy::unsupported_coding(
@@ -352,6 +367,7 @@ fn judge(response: Response<Body>, url: &Uri) -> Result<OpenStream, AttemptFailu
                 redact(url)
             ),
             ending: Ending::Fatal,
+            remedies: Vec::new(),
         });
     }
     Ok(OpenStream {
