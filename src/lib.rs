@@ -21,7 +21,7 @@ mod sse;
 
 pub use client::stats::Stats;
 pub use client::Client;
-pub use config::{Config, ConfigError};
+pub use config::{Config, ConfigError, Remedy, Setting};
 pub use delivery::batch::BatchMessage;
 pub use delivery::poll_queue::{PollError, TakenBatches};
 pub use delivery::report::{ClientError, ErrorKind, Message, OwnedEvent, ReadyState};

@@ -7,7 +7,9 @@ use std::path::Path;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
-use sse_client::{Client, ClientError, Config, ConfigError, ErrorKind, ReadyState, TrustRoots};
+use sse_client::{
+    Client, ClientError, Config, ConfigError, ErrorKind, ReadyState, Remedy, Setting, TrustRoots,
+};
 use support::server::certificates::*;
 use support::server::proxy::ProxyServer;
 use support::server::tls::*;
@@ -69,6 +71,20 @@ fn expect_events_polled(config: &Config) {
             Record::Event(Ev::message("one", "")),
             Record::Event(Ev::message("two", "2")),
         ]
+    );
+}
+
+/// The message ends with the neutral words `remedy`, which name `setting`, and names no
+/// binding's function (the C door adds its own: tests/c, src/ffi/remedy.rs).
+fn assert_ends_with_remedy(error: &ClientError, remedy: &str, setting: Setting) {
+    assert!(error.message.ends_with(remedy), "{error:?}");
+    assert!(!error.message.contains("sse_"), "{error:?}");
+    assert_eq!(
+        error.remedies,
+        [Remedy {
+            setting,
+            at: error.message.len()
+        }]
     );
 }
 
@@ -137,6 +153,11 @@ fn bundled_roots_reject_a_server_signed_by_a_private_ca_as_unknown_issuer() {
             .message
             .contains("the server's certificate is not trusted (unknown issuer"),
         "{error:?}"
+    );
+    assert_ends_with_remedy(
+        &error,
+        "; for a private CA, add it to the trusted CA certificates",
+        Setting::CaFile,
     );
     assert!(deployment.server.requests().is_empty());
 }
@@ -277,6 +298,7 @@ fn mutual_tls_without_a_client_certificate_says_the_server_requires_one() {
         "{error:?}; the server saw {:?}",
         mtls.server.handshake_errors()
     );
+    assert_ends_with_remedy(&error, "; set a client certificate", Setting::ClientCert);
     assert!(mtls.server.requests().is_empty());
 }
 

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use ureq::http::{header, HeaderName, HeaderValue, Method, Request, Response, Uri};
 use ureq::{Agent, Body, BodyReader};
 
-use crate::config::Config;
+use crate::config::{Config, Remedy};
 use crate::delivery::report::ErrorKind;
 use crate::delivery::CloseGate;
 use crate::http::hooks::{RequestInfo, ResponseInfo};
@@ -38,6 +38,8 @@ pub(crate) struct AttemptFailure {
     pub http_status: u16,
     pub message: String,
     pub ending: Ending,
+    /// The settings `message` names as fixes, and where.
+    pub remedies: Vec<Remedy>,
 }
 
 impl AttemptFailure {
@@ -47,6 +49,7 @@ impl AttemptFailure {
             http_status,
             message,
             ending: Ending::Fatal,
+            remedies: Vec::new(),
         }
     }
 }
@@ -230,6 +233,7 @@ fn send(
                 redact(url)
             ),
             ending: Ending::AttemptFailed { retry_after: None },
+            remedies: Vec::new(),
         });
     }
     if let Some(id) = &attempt.last_event_id_header {
@@ -265,17 +269,26 @@ fn send(
                     config.read_timeout.unwrap_or_default().as_millis()
                 ),
                 ending: Ending::AttemptFailed { retry_after: None },
+                remedies: Vec::new(),
             };
         }
-        let message = match tls::describe_tls_error(&error) {
-            Some(tls) => format!("TLS with {}{via} failed: {tls}", redact(url)),
-            None => format!("cannot connect to {}{via}: {error}", redact(url)),
+        let (message, remedies) = match tls::describe_tls_error(&error) {
+            Some(tls) => {
+                let message = format!("TLS with {}{via} failed: {}", redact(url), tls.text);
+                let remedies = tls.remedy.map(|fix| Remedy::at_end_of(&message, fix));
+                (message, remedies.into_iter().collect())
+            }
+            None => (
+                format!("cannot connect to {}{via}: {error}", redact(url)),
+                Vec::new(),
+            ),
         };
         AttemptFailure {
             kind: ErrorKind::Connect,
             http_status: 0,
             message,
             ending: Ending::AttemptFailed { retry_after: None },
+            remedies,
         }
     })
 }
@@ -306,6 +319,7 @@ fn judge(response: Response<Body>, url: &Uri) -> Result<OpenStream, AttemptFailu
                 http_status: code,
                 message: format!("{what} from {}", redact(url)),
                 ending,
+                remedies: Vec::new(),
             });
         }
     }
@@ -325,6 +339,7 @@ fn judge(response: Response<Body>, url: &Uri) -> Result<OpenStream, AttemptFailu
                     .map_or("(none)".to_owned(), |t| format!("{t:?}"))
             ),
             ending: Ending::Fatal,
+            remedies: Vec::new(),
         });
     }
     if let Some(coding) = policy::unsupported_coding(
@@ -342,6 +357,7 @@ fn judge(response: Response<Body>, url: &Uri) -> Result<OpenStream, AttemptFailu
                 redact(url)
             ),
             ending: Ending::Fatal,
+            remedies: Vec::new(),
         });
     }
     Ok(OpenStream {

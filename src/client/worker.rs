@@ -10,7 +10,7 @@ use ureq::http::HeaderValue;
 
 use crate::client::connection::{self, Attempt, AttemptFailure, OpenStream};
 use crate::client::shared::{Shared, WorkerSignals};
-use crate::config::Config;
+use crate::config::{Config, Remedy, Setting};
 use crate::delivery::report::{ClientError, ErrorKind, ReadyState};
 use crate::delivery::Deliverer;
 use crate::http::request_head;
@@ -99,6 +99,7 @@ impl Worker {
                 http_status: 0,
                 message: format!("internal error, client closed (please report it): {detail}"),
                 ending: Ending::Fatal,
+                remedies: Vec::new(),
             };
             self.report(failure, None);
             self.deliverer.state(ReadyState::Closed);
@@ -140,9 +141,11 @@ impl Worker {
                     if !self.config.replay_allowed() && failure.ending != Ending::Fatal {
                         failure.message.push_str(&format!(
                             "; not reconnecting: a {} request is not sent again unless \
-                             sse_config_set_retry_non_get allows it",
+                             retrying non-GET requests is allowed",
                             self.config.method
                         ));
+                        let fix = Remedy::at_end_of(&failure.message, Setting::RetryNonGet);
+                        failure.remedies.push(fix);
                     }
                     self.shared.set_ready_state(ReadyState::Closed);
                     self.report(failure, None);
@@ -323,6 +326,7 @@ impl Worker {
             ending: Ending::StreamLost {
                 delivered: sink.delivered,
             },
+            remedies: Vec::new(),
         })
     }
 
@@ -331,6 +335,7 @@ impl Worker {
             kind: failure.kind,
             http_status: failure.http_status,
             message: failure.message,
+            remedies: failure.remedies,
             will_retry: retry_in.is_some(),
             retry_delay: retry_in.unwrap_or_default(),
             failed_attempts: self.policy.consecutive_failures(),

@@ -2,7 +2,7 @@
 
 mod error;
 
-pub use error::ConfigError;
+pub use error::{ConfigError, Remedy, Setting};
 
 use std::time::Duration;
 

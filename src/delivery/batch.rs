@@ -297,6 +297,7 @@ mod tests {
             kind: ErrorKind::Io,
             http_status: 0,
             message: "broke".into(),
+            remedies: Vec::new(),
             will_retry: true,
             retry_delay: Duration::from_millis(5),
             failed_attempts: 1,

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::config::Remedy;
 use crate::sse::parser::Event;
 use crate::sse::text::{SharedText, Text};
 
@@ -73,7 +74,11 @@ pub struct ClientError {
     pub kind: ErrorKind,
     /// The HTTP status for [`ErrorKind::HttpStatus`], else 0.
     pub http_status: u16,
+    /// What happened, in neutral words: a binding adds its own name for each setting
+    /// `remedies` points to.
     pub message: String,
+    /// The settings `message` names as fixes (none for most errors), in message order.
+    pub remedies: Vec<Remedy>,
     /// false: the client is now closed for good.
     pub will_retry: bool,
     /// When `will_retry`: the wait before the next attempt.

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::boundary::{check_out, fail, try_bytes, try_mut, try_str, write_out};
 use super::c_values::{try_bool, try_enum, CEnum};
+use super::remedy::in_c_words;
 use super::sse_result;
 use crate::config::{Config, ConfigError};
 
@@ -27,10 +28,14 @@ impl sse_config {
 }
 
 fn config_failure(error: ConfigError) -> sse_result {
-    match error {
-        ConfigError::InvalidUrl(m) => fail(sse_result::SSE_ERROR_INVALID_URL, m),
-        ConfigError::InvalidArgument(m) => fail(sse_result::SSE_ERROR_INVALID_ARGUMENT, m),
-    }
+    let code = match error {
+        ConfigError::InvalidUrl(_) => sse_result::SSE_ERROR_INVALID_URL,
+        ConfigError::InvalidArgument(_) | ConfigError::UseSetting { .. } => {
+            sse_result::SSE_ERROR_INVALID_ARGUMENT
+        }
+    };
+    let remedies: Vec<_> = error.remedy().into_iter().collect();
+    fail(code, in_c_words(error.message(), &remedies))
 }
 
 /// Creates a configuration for `url`, an absolute http:// or https:// URL.

@@ -14,6 +14,7 @@ mod config;
 mod hooks;
 mod logging;
 mod message;
+mod remedy;
 mod views;
 
 pub use batch::*;

@@ -8,6 +8,7 @@ use crate::sse::parser::Event;
 use crate::sse::text::Text;
 
 use super::c_values::CEnum;
+use super::remedy::in_c_words;
 
 /// The values of the browser `EventSource.readyState`.
 ///
@@ -180,7 +181,7 @@ pub(crate) struct OwnedErrorView {
 
 impl OwnedErrorView {
     pub fn new(error: &ClientError) -> OwnedErrorView {
-        let mut text = error.message.clone();
+        let mut text = in_c_words(&error.message, &error.remedies);
         text.retain(|c| c != '\0');
         OwnedErrorView {
             message: CString::new(text).unwrap_or_default(),

@@ -18,7 +18,7 @@
 
 use ureq::http::{HeaderName, HeaderValue, Method, Uri};
 
-use crate::config::ConfigError;
+use crate::config::{ConfigError, Setting};
 
 /// The request head's buffer: the whole head must fit in it.
 pub(crate) const MAX_REQUEST_HEAD: usize = 16 * 1024;
@@ -166,9 +166,11 @@ pub(crate) fn validate_header(
     let name = HeaderName::from_bytes(name.as_bytes())
         .map_err(|e| refuse(&format!("header name {name:?}: {e}")))?;
     if name.as_str() == "last-event-id" {
-        return Err(refuse(
-            "Last-Event-ID is managed by the client: use sse_config_set_last_event_id",
-        ));
+        return Err(ConfigError::UseSetting {
+            message: "Last-Event-ID is managed by the client: set it as the last event ID"
+                .to_owned(),
+            setting: Setting::LastEventId,
+        });
     }
     let value = HeaderValue::from_str(value).map_err(|_| {
         refuse(&format!(
@@ -279,5 +281,21 @@ mod tests {
             message.contains("5000") && message.contains("4096"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn the_last_event_id_header_is_refused_with_the_setting_that_sets_it() {
+        for name in ["Last-Event-ID", "last-event-id"] {
+            let error = validate_header(name, "5").unwrap_err();
+            assert_eq!(
+                error.message(),
+                "Last-Event-ID is managed by the client: set it as the last event ID"
+            );
+            assert_eq!(
+                error.remedy().map(|r| r.setting),
+                Some(Setting::LastEventId)
+            );
+        }
+        assert_eq!(validate_header("X-A", "1\n").unwrap_err().remedy(), None);
     }
 }

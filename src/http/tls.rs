@@ -17,7 +17,7 @@ use rustls::{AlertDescription, CertificateError};
 use ureq::tls::TlsConfig;
 use ureq::tls::{parse_pem, Certificate, ClientCert, PemItem, PrivateKey, RootCerts};
 
-use crate::config::ConfigError;
+use crate::config::{ConfigError, Setting};
 
 /// Where the trusted root certificates come from.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -280,21 +280,45 @@ fn system_or_bundled(
 // TLS failures in plain words
 // ---------------------------------------------------------------------------------------
 
+/// A TLS failure in plain words, and the setting that would fix it.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct TlsFailure {
+    pub text: String,
+    /// When `Some`, `text` ends with the neutral words that name this setting.
+    pub remedy: Option<Setting>,
+}
+
+impl TlsFailure {
+    fn fixed_by(setting: Setting, text: String) -> TlsFailure {
+        TlsFailure {
+            text,
+            remedy: Some(setting),
+        }
+    }
+}
+
+impl From<String> for TlsFailure {
+    fn from(text: String) -> TlsFailure {
+        TlsFailure { text, remedy: None }
+    }
+}
+
 /// A TLS failure in plain words ("the server's certificate is not trusted (unknown
 /// issuer)", "... is for another name", "... has expired"), or `None` when `error` is not
 /// a TLS failure.
-pub(crate) fn describe_tls_error(error: &ureq::Error) -> Option<String> {
+pub(crate) fn describe_tls_error(error: &ureq::Error) -> Option<TlsFailure> {
     if let Some(rustls_error) = find_rustls_error(error) {
         return Some(describe_rustls_error(rustls_error));
     }
-    match error {
-        ureq::Error::Tls(what) => Some(format!("TLS error: {what}")),
-        ureq::Error::Pem(e) => Some(format!("TLS error: bad PEM data ({e:?})")),
+    let text = match error {
+        ureq::Error::Tls(what) => format!("TLS error: {what}"),
+        ureq::Error::Pem(e) => format!("TLS error: bad PEM data ({e:?})"),
         ureq::Error::TlsRequired => {
-            Some("TLS error: TLS required, but the connection is not secured".to_owned())
+            "TLS error: TLS required, but the connection is not secured".to_owned()
         }
-        _ => None,
-    }
+        _ => return None,
+    };
+    Some(text.into())
 }
 
 /// The rustls error inside a ureq error. ureq reports handshake failures as
@@ -329,22 +353,37 @@ fn find_in_chain<'a>(
     }
 }
 
-fn describe_rustls_error(error: &rustls::Error) -> String {
+const NOT_TRUSTED: &str = "the server's certificate is not trusted";
+
+/// The two failures a setting fixes end with their remedy; the others are told as they are.
+fn describe_rustls_error(error: &rustls::Error) -> TlsFailure {
     match error {
-        rustls::Error::InvalidCertificate(cert) => describe_certificate_error(cert),
-        rustls::Error::AlertReceived(alert) => describe_alert(*alert),
-        rustls::Error::NoCertificatesPresented => "the server presented no certificate".to_owned(),
-        other => format!("TLS error: {other}"),
+        rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer) => TlsFailure::fixed_by(
+            Setting::CaFile,
+            format!(
+                "{NOT_TRUSTED} (unknown issuer: no trusted root certificate signed it); for a \
+                 private CA, add it to the trusted CA certificates"
+            ),
+        ),
+        rustls::Error::AlertReceived(AlertDescription::CertificateRequired) => {
+            TlsFailure::fixed_by(
+                Setting::ClientCert,
+                "the server requires a client certificate (mutual TLS) and none was sent; \
+                 set a client certificate"
+                    .to_owned(),
+            )
+        }
+        rustls::Error::InvalidCertificate(cert) => describe_certificate_error(cert).into(),
+        rustls::Error::AlertReceived(alert) => describe_alert(*alert).into(),
+        rustls::Error::NoCertificatesPresented => {
+            "the server presented no certificate".to_owned().into()
+        }
+        other => format!("TLS error: {other}").into(),
     }
 }
 
 fn describe_certificate_error(error: &CertificateError) -> String {
-    const NOT_TRUSTED: &str = "the server's certificate is not trusted";
     match error {
-        CertificateError::UnknownIssuer => format!(
-            "{NOT_TRUSTED} (unknown issuer: no trusted root certificate signed it; for a \
-             private CA, add it with sse_config_set_ca_file)"
-        ),
         CertificateError::NotValidForName => {
             "the server's certificate is for another name".to_owned()
         }
@@ -396,12 +435,10 @@ fn describe_certificate_error(error: &CertificateError) -> String {
 }
 
 /// What a server's fatal alert means here: the server ended the handshake, most often
-/// because of the client certificate (mutual TLS).
+/// because of the client certificate (mutual TLS; CertificateRequired is told with its
+/// remedy by `describe_rustls_error`).
 fn describe_alert(alert: AlertDescription) -> String {
     match alert {
-        AlertDescription::CertificateRequired => "the server requires a client certificate \
-             (mutual TLS) and none was sent; set one with sse_config_set_client_cert"
-            .to_owned(),
         AlertDescription::BadCertificate
         | AlertDescription::UnsupportedCertificate
         | AlertDescription::CertificateRevoked
@@ -636,7 +673,7 @@ mod tests {
     #[test]
     fn certificate_failures_are_described_in_plain_words() {
         let describe =
-            |e: CertificateError| describe_rustls_error(&rustls::Error::InvalidCertificate(e));
+            |e: CertificateError| describe_rustls_error(&rustls::Error::InvalidCertificate(e)).text;
         assert!(describe(CertificateError::UnknownIssuer)
             .starts_with("the server's certificate is not trusted (unknown issuer"));
         assert_eq!(
@@ -665,7 +702,7 @@ mod tests {
 
     #[test]
     fn a_server_alert_about_the_client_certificate_says_so() {
-        let describe = |a| describe_rustls_error(&rustls::Error::AlertReceived(a));
+        let describe = |a| describe_rustls_error(&rustls::Error::AlertReceived(a)).text;
         assert!(describe(AlertDescription::CertificateRequired)
             .contains("requires a client certificate"));
         assert!(
@@ -673,6 +710,39 @@ mod tests {
         );
         assert!(describe(AlertDescription::HandshakeFailure).contains("client certificate"));
         assert!(describe(AlertDescription::ProtocolVersion).starts_with("TLS error: "));
+    }
+
+    #[test]
+    fn failures_a_setting_fixes_end_with_it_in_neutral_words() {
+        let unknown_issuer = describe_rustls_error(&rustls::Error::InvalidCertificate(
+            CertificateError::UnknownIssuer,
+        ));
+        assert_eq!(unknown_issuer.remedy, Some(Setting::CaFile));
+        assert!(
+            unknown_issuer
+                .text
+                .ends_with("; for a private CA, add it to the trusted CA certificates"),
+            "{unknown_issuer:?}"
+        );
+        let required = describe_rustls_error(&rustls::Error::AlertReceived(
+            AlertDescription::CertificateRequired,
+        ));
+        assert_eq!(required.remedy, Some(Setting::ClientCert));
+        assert!(
+            required.text.ends_with("; set a client certificate"),
+            "{required:?}"
+        );
+        for failure in [&unknown_issuer, &required] {
+            assert!(!failure.text.contains("sse_"), "{failure:?}");
+        }
+        let no_remedy = [
+            rustls::Error::InvalidCertificate(CertificateError::Expired),
+            rustls::Error::AlertReceived(AlertDescription::BadCertificate),
+            rustls::Error::NoCertificatesPresented,
+        ];
+        for error in no_remedy {
+            assert_eq!(describe_rustls_error(&error).remedy, None, "{error:?}");
+        }
     }
 
     #[test]
@@ -684,17 +754,19 @@ mod tests {
         ));
         assert!(describe_tls_error(&wrapped)
             .unwrap()
+            .text
             .contains("unknown issuer"));
         let direct = ureq::Error::Rustls(rustls::Error::AlertReceived(
             AlertDescription::CertificateRequired,
         ));
         assert!(describe_tls_error(&direct)
             .unwrap()
+            .text
             .contains("client certificate"));
         let other = rustls::Error::General("boom".to_owned());
         assert_eq!(
             describe_tls_error(&ureq::Error::Rustls(other)).unwrap(),
-            "TLS error: unexpected error: boom"
+            TlsFailure::from("TLS error: unexpected error: boom".to_owned())
         );
     }
 

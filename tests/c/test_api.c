@@ -48,6 +48,12 @@ static int bytes_eq(const char *got, size_t got_len, const char *want, size_t wa
     return got != NULL && got_len == want_len && memcmp(got, want, want_len) == 0;
 }
 
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
 /* ------------------------------------------------------------------------------------ */
 /* The loopback HTTP server                                                             */
 /* ------------------------------------------------------------------------------------ */
@@ -571,6 +577,10 @@ static void test_hostile_input(void)
                  "sse_config_set_header(\"X-Evil\\r\\n\", \"1\")");
     check_result(sse_config_set_header(c, "Last-Event-ID", "5"), SSE_ERROR_INVALID_ARGUMENT,
                  "sse_config_set_header(\"Last-Event-ID\", ...) (managed by the client)");
+    check(strcmp(sse_last_error_message(),
+                 "Last-Event-ID is managed by the client: set it as the last event ID "
+                 "(sse_config_set_last_event_id)") == 0,
+          "  the message names the C function that sets it (\"%s\")", sse_last_error_message());
     check_result(sse_config_set_header(c, NULL, "1"), SSE_ERROR_NULL_ARGUMENT, "sse_config_set_header(c, NULL, v)");
     check_result(sse_config_set_header(c, "X-A", NULL), SSE_ERROR_NULL_ARGUMENT,
                  "sse_config_set_header(c, n, NULL)");
@@ -1920,7 +1930,9 @@ static void run_post(int allow_replay)
         pthread_mutex_lock(&rec.mu);
         check(rec.nerrors == 1 && rec.errors[0].http_status == 503 && !rec.errors[0].will_retry,
               "one error: 503, will_retry false (got %d errors, status %u)", rec.nerrors, (unsigned)rec.errors[0].http_status);
-        check(strstr(rec.errors[0].message, "sse_config_set_retry_non_get") != NULL,
+        check(ends_with(rec.errors[0].message,
+                        "; not reconnecting: a POST request is not sent again unless retrying non-GET "
+                        "requests is allowed (sse_config_set_retry_non_get)"),
               "the message names sse_config_set_retry_non_get (\"%s\")", rec.errors[0].message);
         check(rec.errors[0].failed_attempts == 1, "  failed_attempts 1: this attempt (got %u)",
               (unsigned)rec.errors[0].failed_attempts);
