@@ -44,7 +44,7 @@ failed=()
 declare -A excluded_test_binaries=(
     [fork]="fork() does not exist on Windows (the file is #![cfg(unix)]; tests/c/fork.c is POSIX too)"
     [no_leaks]="counts threads and descriptors through /proc/self/task and /proc/self/fd, which Windows does not have"
-    [fault_injection]="its support (tests/support/faults.rs) measures through /proc/self and libc::mmap: Linux only"
+    [fault_injection]="its support (tests/support/faults/) measures through /proc/self and libc::mmap: Linux only"
 )
 # Single tests that cannot pass on Windows because of the test itself, not the library:
 # their full names, each with the reason, passed to every test binary as `--skip NAME`
@@ -53,8 +53,9 @@ declare -A skipped_tests=(
     # wine 8 closes a socket with SO_LINGER 0 gracefully (the peer reads an orderly end,
     # Ok(0)); Windows itself makes it a hard close, a reset. Found by these three only.
     [os::socket::tests::reset_on_close_makes_the_peer_see_a_reset]="wine 8 sends a FIN, not an RST, on a close with SO_LINGER 0 (Windows resets)"
-    [transport::tests::a_reset_that_came_before_the_read_is_reported_as_one_by_both_reads]="wine 8 sends a FIN, not an RST, on a close with SO_LINGER 0 (Windows resets)"
-    [transport::tests::the_bytes_before_a_reset_are_read_before_it]="wine 8 sends a FIN, not an RST, on a close with SO_LINGER 0 (Windows resets)"
+    [http::transport::tests::a_reset_that_came_before_the_read_is_reported_as_one_by_both_reads]="wine 8 sends a FIN, not an RST, on a close with SO_LINGER 0 (Windows resets)"
+    [http::transport::tests::the_bytes_before_a_reset_are_read_before_it]="wine 8 sends a FIN, not an RST, on a close with SO_LINGER 0 (Windows resets)"
+    [http::transport::tests::ureq_reads_a_stream_through_this_transport]="ends with a reset: wine 8 sends a FIN, not an RST, on a close with SO_LINGER 0 (Windows resets)"
     # tests/peer_reset.rs: every test that resets (its orderly-close twins run); and
     # tests/reconnect.rs's reset of a close-delimited stream.
     [abrupt_reset_of_a_close_delimited_stream_reconnects]="wine 8 sends a FIN, not an RST, on a close with SO_LINGER 0 (Windows resets): the stream then ends in order instead of being reset"
@@ -164,6 +165,11 @@ if [[ $package_ok -eq 1 ]]; then
 fi
 [[ $package_ok -eq 1 ]] || failed+=("the CMake package cross-built for Windows and its C consumer")
 echo "tests/windows: CMake package and consumer in $(wine_since "$stage_start") s" >&2
+
+# SSE_TRUST_SYSTEM against the Windows certificate store. Last: it recreates the wine prefix (env.sh).
+stage_start=$(date +%s.%N)
+bash "$here/system_store.sh" || failed+=("SSE_TRUST_SYSTEM and the Windows certificate store (tests/windows/system_store.sh)")
+echo "tests/windows: system store test in $(wine_since "$stage_start") s" >&2
 
 if [[ ${#failed[@]} -gt 0 ]]; then
     echo "tests/windows: failed after $(wine_since "$run_start") s:" >&2
