@@ -51,7 +51,7 @@ declare -A excluded_test_binaries=(
 # with `--exact` (so a name never skips another test that merely contains it).
 declare -A skipped_tests=(
     # wine 8 closes a socket with SO_LINGER 0 gracefully (the peer reads an orderly end,
-    # Ok(0)); Windows itself makes it a hard close, a reset. Found by these three only.
+    # Ok(0)); Windows itself makes it a hard close, a reset. Found by these only.
     [os::socket::tests::reset_on_close_makes_the_peer_see_a_reset]="wine 8 sends a FIN, not an RST, on a close with SO_LINGER 0 (Windows resets)"
     [http::transport::tests::a_reset_that_came_before_the_read_is_reported_as_one_by_both_reads]="wine 8 sends a FIN, not an RST, on a close with SO_LINGER 0 (Windows resets)"
     [http::transport::tests::the_bytes_before_a_reset_are_read_before_it]="wine 8 sends a FIN, not an RST, on a close with SO_LINGER 0 (Windows resets)"
