@@ -131,6 +131,24 @@ fn drain(mut reader: impl io::Read) {
     }
 }
 
+/// The bytes a byte-stream signal's read end holds, taken out of it: for the tests of the
+/// pipe and the socket pair, which must hold at most one byte however often they are raised.
+#[cfg(all(
+    test,
+    not(all(
+        any(target_os = "linux", target_os = "android"),
+        not(feature = "pipe-wakeup")
+    ))
+))]
+pub(super) fn take_pending_bytes(mut reader: impl io::Read) -> usize {
+    let mut bytes = [0u8; 64];
+    match reader.read(&mut bytes) {
+        Ok(n) => n,
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+        Err(e) => panic!("read: {e}"),
+    }
+}
+
 /// Whether `handle` is readable within `timeout` (0: right now), as the host's event
 /// loop would see it: poll(2) on POSIX, WSAPoll on Windows. For tests of what watches it.
 #[cfg(test)]

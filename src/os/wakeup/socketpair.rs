@@ -123,17 +123,10 @@ fn not_inherited(socket: RawSocket) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::super::Wakeup;
-    use std::io::{self, Read};
+    use super::super::{take_pending_bytes, Wakeup};
 
-    /// The bytes the read end holds, taken out of it.
     fn drain(wakeup: &Wakeup) -> usize {
-        let mut bytes = [0u8; 64];
-        match (&wakeup.signal.reader).read(&mut bytes) {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
-            Err(e) => panic!("recv: {e}"),
-        }
+        take_pending_bytes(&wakeup.signal.reader)
     }
 
     #[test]
