@@ -559,7 +559,10 @@ mod tests {
     }
 
     #[test]
-    #[cfg_attr(miri, ignore = "Miri cannot call poll(2), which readable() uses on the wakeup fd")]
+    #[cfg_attr(
+        miri,
+        ignore = "Miri cannot call poll(2), which readable() uses on the wakeup fd"
+    )]
     fn messages_are_visible_only_after_the_flush_and_the_fd_follows_the_count() {
         let (mut handler, receiver) = test_queue(8);
         states(3, &mut handler);
@@ -576,7 +579,10 @@ mod tests {
     }
 
     #[test]
-    #[cfg_attr(miri, ignore = "Miri cannot call poll(2), which readable() uses on the wakeup fd")]
+    #[cfg_attr(
+        miri,
+        ignore = "Miri cannot call poll(2), which readable() uses on the wakeup fd"
+    )]
     fn with_the_hook_taken_a_read_is_announced_when_the_worker_would_wait() {
         let (mut handler, receiver) = test_queue(64);
         let before_wait = handler.before_wait().expect("the queue wants the hook");
@@ -597,7 +603,10 @@ mod tests {
     }
 
     #[test]
-    #[cfg_attr(miri, ignore = "Miri cannot call poll(2), which readable() uses on the wakeup fd")]
+    #[cfg_attr(
+        miri,
+        ignore = "Miri cannot call poll(2), which readable() uses on the wakeup fd"
+    )]
     fn without_the_hook_every_read_is_announced() {
         let (mut handler, receiver) = test_queue(64);
         states(1, &mut handler);
@@ -606,7 +615,10 @@ mod tests {
     }
 
     #[test]
-    #[cfg_attr(miri, ignore = "Miri cannot call poll(2), which readable() uses on the wakeup fd")]
+    #[cfg_attr(
+        miri,
+        ignore = "Miri cannot call poll(2), which readable() uses on the wakeup fd"
+    )]
     fn a_quarter_of_the_capacity_is_announced_without_waiting_for_the_hook() {
         let (mut handler, receiver) = test_queue(8);
         let _before_wait = handler.before_wait();
@@ -619,7 +631,10 @@ mod tests {
     }
 
     #[test]
-    #[cfg_attr(miri, ignore = "Miri cannot call poll(2), which readable() uses on the wakeup fd")]
+    #[cfg_attr(
+        miri,
+        ignore = "Miri cannot call poll(2), which readable() uses on the wakeup fd"
+    )]
     fn any_other_delivery_is_announced_at_once() {
         let (mut handler, receiver) = test_queue(64);
         let _before_wait = handler.before_wait();
@@ -799,7 +814,10 @@ mod tests {
     }
 
     #[test]
-    #[cfg_attr(miri, ignore = "Miri cannot call poll(2), which readable() uses on the wakeup fd")]
+    #[cfg_attr(
+        miri,
+        ignore = "Miri cannot call poll(2), which readable() uses on the wakeup fd"
+    )]
     fn poll_all_takes_every_batch_after_what_was_taken_singly() {
         let (mut handler, receiver) = test_queue(16);
         handler.on_open(200);
