@@ -10,13 +10,14 @@ use crate::sse::parser::Event;
 use crate::sse::text::{SharedText, Text};
 
 /// The default event type, which events do not store.
-const MESSAGE: &[u8] = b"message\0";
+const MESSAGE: &str = "message\0";
 
 /// Messages in queue order, their strings NUL-terminated in one buffer.
 #[derive(Debug, Default)]
 pub struct MessageBatch {
-    /// Every string of every message, each followed by one NUL.
-    strings: Vec<u8>,
+    /// Every string of every message, each followed by one NUL. A `String`, so that the
+    /// texts it hands back are safe slices (`&strings[a..b]` checks the boundaries).
+    strings: String,
     entries: Vec<Entry>,
     /// Long last event IDs, shared rather than copied into `strings` for each event that
     /// carries one: a server that sends a 1 MiB ID and then many small events must not cost
@@ -116,7 +117,7 @@ impl MessageBatch {
 
     pub fn with_sizes((strings, entries): (usize, usize)) -> MessageBatch {
         MessageBatch {
-            strings: Vec::with_capacity(strings),
+            strings: String::with_capacity(strings),
             entries: Vec::with_capacity(entries),
             shared_ids: Vec::new(),
             shared_id_bytes: 0,
@@ -156,29 +157,29 @@ impl MessageBatch {
     /// Appends `event`, its ID as `id` says.
     pub(crate) fn push_event(&mut self, event: &Event<'_>, id: IdCopy<'_>) {
         let start = self.strings.len();
-        let event_type = event.event_type.as_bytes_with_nul();
+        let event_type = event.event_type.as_str_with_nul();
         let type_len = (event_type != MESSAGE).then_some(event.event_type.len());
-        let type_bytes = if type_len.is_some() { event_type } else { b"" };
-        let data = event.data.as_bytes_with_nul();
-        let (id, id_bytes) = match id {
+        let type_text = if type_len.is_some() { event_type } else { "" };
+        let data = event.data.as_str_with_nul();
+        let (id, id_text) = match id {
             IdCopy::Shared { id, first } => (
                 EventId::Shared {
                     index: self.share(id, first),
                 },
-                &b""[..],
+                "",
             ),
             IdCopy::Inline => (
                 EventId::Inline {
                     len: event.id.len(),
                 },
-                event.id.as_bytes_with_nul(),
+                event.id.as_str_with_nul(),
             ),
         };
         self.strings
-            .reserve(type_bytes.len() + data.len() + id_bytes.len());
-        self.strings.extend_from_slice(type_bytes);
-        self.strings.extend_from_slice(data);
-        self.strings.extend_from_slice(id_bytes);
+            .reserve(type_text.len() + data.len() + id_text.len());
+        self.strings.push_str(type_text);
+        self.strings.push_str(data);
+        self.strings.push_str(id_text);
         self.entries.push(Entry::Event {
             start,
             type_len,
@@ -194,7 +195,7 @@ impl MessageBatch {
             Some(last) if SharedText::same_copy(last, shared) => {}
             _ => {
                 if first {
-                    self.shared_id_bytes += shared.as_text().as_bytes_with_nul().len();
+                    self.shared_id_bytes += shared.as_text().as_str_with_nul().len();
                 }
                 self.shared_ids.push(shared.clone());
             }
@@ -204,7 +205,7 @@ impl MessageBatch {
 
     pub fn push_comment(&mut self, text: Text<'_>) {
         let start = self.strings.len();
-        self.strings.extend_from_slice(text.as_bytes_with_nul());
+        self.strings.push_str(text.as_str_with_nul());
         self.entries.push(Entry::Comment {
             start,
             len: text.len(),
@@ -245,7 +246,7 @@ impl MessageBatch {
             } => {
                 let (event_type, data_start) = match type_len {
                     Some(len) => (self.text(start, len), start + len + 1),
-                    None => (Text::from_validated(MESSAGE), start),
+                    None => (Text::from_str_with_nul(MESSAGE), start),
                 };
                 let (id, shared_id) = match id {
                     EventId::Inline { len } => (self.text(data_start + data_len + 1, len), None),
@@ -275,8 +276,8 @@ impl MessageBatch {
     }
 
     fn text(&self, start: usize, len: usize) -> Text<'_> {
-        // Copied from Texts, which were valid UTF-8 followed by one NUL.
-        Text::from_validated(&self.strings[start..start + len + 1])
+        // A copied Text: the string and its NUL.
+        Text::from_str_with_nul(&self.strings[start..start + len + 1])
     }
 }
 

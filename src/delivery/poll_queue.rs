@@ -567,6 +567,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "Miri cannot call poll(2), which readable() uses on the wakeup fd"
+    )]
     fn messages_are_visible_only_after_the_flush_and_the_fd_follows_the_count() {
         let (mut handler, receiver) = test_queue(8);
         states(3, &mut handler);
@@ -583,6 +587,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "Miri cannot call poll(2), which readable() uses on the wakeup fd"
+    )]
     fn with_the_hook_taken_a_read_is_announced_when_the_worker_would_wait() {
         let (mut handler, receiver) = test_queue(64);
         let before_wait = handler.before_wait();
@@ -603,6 +611,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "Miri cannot call poll(2), which readable() uses on the wakeup fd"
+    )]
     fn without_the_hook_every_read_is_announced() {
         let (mut handler, receiver) = test_queue(64);
         states(1, &mut handler);
@@ -611,6 +623,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "Miri cannot call poll(2), which readable() uses on the wakeup fd"
+    )]
     fn a_quarter_of_the_capacity_is_announced_without_waiting_for_the_hook() {
         let (mut handler, receiver) = test_queue(8);
         let _before_wait = handler.before_wait();
@@ -623,6 +639,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "Miri cannot call poll(2), which readable() uses on the wakeup fd"
+    )]
     fn any_other_delivery_is_announced_at_once() {
         let (mut handler, receiver) = test_queue(64);
         let _before_wait = handler.before_wait();
@@ -802,6 +822,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "Miri cannot call poll(2), which readable() uses on the wakeup fd"
+    )]
     fn poll_all_takes_every_batch_after_what_was_taken_singly() {
         let (mut handler, receiver) = test_queue(16);
         handler.on_open(200);

@@ -95,7 +95,8 @@ pub struct ClientError {
 /// queue (see [`SharedText`]), which is not copied for every event that carries it.
 #[derive(Clone)]
 pub struct OwnedEvent {
-    buffer: Box<[u8]>,
+    /// A `str`, so that the texts are safe slices of it.
+    buffer: Box<str>,
     type_end: usize,
     data_end: usize,
     /// The ID when it is shared; else it follows the data in `buffer`.
@@ -111,21 +112,21 @@ impl OwnedEvent {
     /// A copy of `event`, except its ID when `shared_id` is a shared copy of it.
     pub(crate) fn sharing_id(event: &Event<'_>, shared_id: Option<&SharedText>) -> OwnedEvent {
         let id = match shared_id {
-            Some(_) => &b""[..],
-            None => event.id.as_bytes_with_nul(),
+            Some(_) => "",
+            None => event.id.as_str_with_nul(),
         };
         let (event_type, data) = (
-            event.event_type.as_bytes_with_nul(),
-            event.data.as_bytes_with_nul(),
+            event.event_type.as_str_with_nul(),
+            event.data.as_str_with_nul(),
         );
-        let mut buffer = Vec::with_capacity(event_type.len() + data.len() + id.len());
-        buffer.extend_from_slice(event_type);
+        let mut buffer = String::with_capacity(event_type.len() + data.len() + id.len());
+        buffer.push_str(event_type);
         let type_end = buffer.len();
-        buffer.extend_from_slice(data);
+        buffer.push_str(data);
         let data_end = buffer.len();
-        buffer.extend_from_slice(id);
+        buffer.push_str(id);
         OwnedEvent {
-            buffer: buffer.into_boxed_slice(),
+            buffer: buffer.into_boxed_str(),
             type_end,
             data_end,
             shared_id: shared_id.cloned(),
@@ -135,11 +136,11 @@ impl OwnedEvent {
     /// Borrows the event back as the parser's view type.
     pub fn as_event(&self) -> Event<'_> {
         Event {
-            event_type: Text::from_validated(&self.buffer[..self.type_end]),
-            data: Text::from_validated(&self.buffer[self.type_end..self.data_end]),
+            event_type: Text::from_str_with_nul(&self.buffer[..self.type_end]),
+            data: Text::from_str_with_nul(&self.buffer[self.type_end..self.data_end]),
             id: match &self.shared_id {
                 Some(shared) => shared.as_text(),
-                None => Text::from_validated(&self.buffer[self.data_end..]),
+                None => Text::from_str_with_nul(&self.buffer[self.data_end..]),
             },
         }
     }
@@ -169,7 +170,7 @@ pub enum Message {
     },
     Event(OwnedEvent),
     /// The comment text, NUL-terminated (the terminator is not part of the comment).
-    Comment(Box<[u8]>),
+    Comment(Box<str>),
     /// Boxed: errors are rare, and a small Message keeps the queue's up-front slots small.
     Error(Box<ClientError>),
     State(ReadyState),
@@ -178,13 +179,13 @@ pub enum Message {
 impl Message {
     /// Builds a comment message from a parser view.
     pub fn comment(text: Text<'_>) -> Message {
-        Message::Comment(text.as_bytes_with_nul().into())
+        Message::Comment(text.as_str_with_nul().into())
     }
 
     /// For `Message::Comment`: the text.
     pub fn comment_text(&self) -> Option<Text<'_>> {
         match self {
-            Message::Comment(bytes) => Some(Text::from_validated(bytes)),
+            Message::Comment(text) => Some(Text::from_str_with_nul(text)),
             _ => None,
         }
     }

@@ -51,7 +51,7 @@ pub struct sse_message {
     extra: Option<Box<Extra>>,
     /// The strings `event` or `comment` point into, for a message of its own; empty in a
     /// batch, which owns them.
-    storage: Box<[u8]>,
+    storage: Box<str>,
 }
 
 /// The rare parts of a message.
@@ -143,20 +143,20 @@ impl sse_message {
                     None => event.id,
                 };
                 let parts = [event.event_type, event.data, id];
-                let storage: Box<[u8]> = parts
-                    .iter()
-                    .flat_map(|part| part.as_bytes_with_nul())
-                    .copied()
-                    .collect();
+                let mut storage = String::with_capacity(parts.iter().map(|p| p.len() + 1).sum());
+                for part in parts {
+                    storage.push_str(part.as_str_with_nul());
+                }
+                let storage = storage.into_boxed_str();
                 let type_end = event.event_type.len() + 1;
                 let data_end = type_end + event.data.len() + 1;
                 let shared_id = shared_id.cloned();
                 let copy = Event {
-                    event_type: Text::from_validated(&storage[..type_end]),
-                    data: Text::from_validated(&storage[type_end..data_end]),
+                    event_type: Text::from_str_with_nul(&storage[..type_end]),
+                    data: Text::from_str_with_nul(&storage[type_end..data_end]),
                     id: match &shared_id {
                         Some(shared) => shared.as_text(),
-                        None => Text::from_validated(&storage[data_end..]),
+                        None => Text::from_str_with_nul(&storage[data_end..]),
                     },
                 };
                 let mut view = sse_message::view(BatchMessage::Event {
@@ -170,9 +170,9 @@ impl sse_message {
                 Box::new(view)
             }
             BatchMessage::Comment(text) => {
-                let storage: Box<[u8]> = text.as_bytes_with_nul().into();
+                let storage: Box<str> = text.as_str_with_nul().into();
                 let mut view =
-                    sse_message::view(BatchMessage::Comment(Text::from_validated(&storage)));
+                    sse_message::view(BatchMessage::Comment(Text::from_str_with_nul(&storage)));
                 view.storage = storage;
                 Box::new(view)
             }

@@ -131,6 +131,7 @@ impl<'a> LineEnds<'a> {
 /// (1 KiB and 1 MiB events) spend most of their scan here.
 #[cfg(target_arch = "x86_64")]
 #[inline(never)]
+#[allow(unsafe_code)]
 fn skip_plain_blocks(bytes: &[u8], at: usize) -> (usize, bool) {
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: AVX2 is available, as just checked.
@@ -146,6 +147,7 @@ fn skip_plain_blocks(bytes: &[u8], at: usize) -> (usize, bool) {
 /// The CPU must support AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
+#[allow(unsafe_code)]
 unsafe fn skip_plain_blocks_avx2(bytes: &[u8], mut at: usize) -> (usize, bool) {
     use std::arch::x86_64::{
         __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_or_si256,
@@ -174,6 +176,7 @@ unsafe fn skip_plain_blocks_avx2(bytes: &[u8], mut at: usize) -> (usize, bool) {
 
 /// [`skip_plain_blocks`] with the 16-byte vectors every x86_64 CPU has.
 #[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
 fn skip_plain_blocks_sse2(bytes: &[u8], mut at: usize) -> (usize, bool) {
     use std::arch::x86_64::{
         __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
@@ -220,6 +223,7 @@ fn skip_plain_blocks(bytes: &[u8], at: usize) -> (usize, bool) {
 /// (two 32-byte lanes instead of four 16-byte ones; std caches the detection).
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
+#[allow(unsafe_code)]
 fn block_masks(block: &[u8; 64]) -> (u64, u64) {
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: AVX2 is available, as just checked.
@@ -235,6 +239,7 @@ fn block_masks(block: &[u8; 64]) -> (u64, u64) {
 /// The CPU must support AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
+#[allow(unsafe_code)]
 unsafe fn block_masks_avx2(block: &[u8; 64]) -> (u64, u64) {
     use std::arch::x86_64::{
         __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_or_si256,
@@ -264,6 +269,7 @@ unsafe fn block_masks_avx2(block: &[u8; 64]) -> (u64, u64) {
 /// [`block_masks`] with the 16-byte vectors every x86_64 CPU has.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
+#[allow(unsafe_code)]
 fn block_masks_sse2(block: &[u8; 64]) -> (u64, u64) {
     use std::arch::x86_64::{
         __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
@@ -461,7 +467,8 @@ mod tests {
     fn matches_a_byte_loop_on_pseudo_random_input() {
         let mut state = 0x2545_F491_4F6C_DD1Du64;
         let alphabet = [b'\r', b'\n', b'a', b' ', b':', 0, 0x7F, 0x80, 0xC3, 0xFF];
-        for _ in 0..3000 {
+        // Fewer under Miri, which interprets each step (the same paths, a smaller sample).
+        for _ in 0..if cfg!(miri) { 30 } else { 3000 } {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
@@ -488,7 +495,7 @@ mod tests {
             state ^= state << 17;
             state
         };
-        for _ in 0..2000 {
+        for _ in 0..if cfg!(miri) { 20 } else { 2000 } {
             let len = (next() % 3000) as usize;
             // Mostly short lines, sometimes one of up to 20 blocks.
             let longest = [40, 100, 700, 1300][(next() % 4) as usize];
@@ -511,6 +518,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(unsafe_code)]
     fn skipping_long_lines_stops_at_the_block_with_a_line_end() {
         for (len, end_at, high_at) in [
             (64, None, None),
@@ -554,9 +562,10 @@ mod tests {
     }
 
     #[test]
+    #[allow(unsafe_code)]
     fn simd_and_swar_masks_match_a_byte_loop() {
         // Every byte value at every position of a block.
-        for value in 0..=255u8 {
+        for value in (0..=255u8).step_by(if cfg!(miri) { 37 } else { 1 }) {
             for at in 0..64 {
                 let mut block = [b'x'; 64];
                 block[at] = value;

@@ -1,6 +1,10 @@
 //! [`Text`]: a borrowed UTF-8 string that is also NUL-terminated in memory, so that the same
 //! bytes can be handed to Rust (`&str`) and to C (`const char *` + length) without a copy;
 //! and [`SharedText`], its owned twin whose clones share one copy.
+//!
+//! Both hold a `str` whose last character is the NUL, so the type system, not a promise,
+//! says the bytes are UTF-8: nothing here needs `unsafe`, and a buffer of texts kept as a
+//! `String` hands them back with a safe slice.
 
 use std::sync::Arc;
 
@@ -10,49 +14,55 @@ use std::sync::Arc;
 /// C hosts that ignore the length still see a terminated string.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Text<'a> {
-    with_nul: &'a [u8],
+    /// The string and its terminator: never empty, always ends with '\0'.
+    with_nul: &'a str,
 }
 
 impl<'a> Text<'a> {
     /// The empty text, `""`.
-    pub const EMPTY: Text<'static> = Text { with_nul: b"\0" };
+    pub const EMPTY: Text<'static> = Text { with_nul: "\0" };
+
+    /// Views `with_nul`, a string whose last character is its NUL terminator. O(1): one
+    /// comparison, no validation (a `str` is UTF-8 already).
+    ///
+    /// Panics without the terminator: a caller that builds the buffer knows it.
+    #[inline]
+    pub fn from_str_with_nul(with_nul: &'a str) -> Text<'a> {
+        assert!(with_nul.ends_with('\0'), "Text must end with a NUL byte");
+        Text { with_nul }
+    }
 
     /// Views `bytes`, which must be valid UTF-8 followed by exactly one trailing NUL.
     ///
     /// Panics when the invariant does not hold: a caller that builds the buffer knows it.
     pub fn from_bytes_with_nul(with_nul: &'a [u8]) -> Text<'a> {
-        match with_nul.split_last() {
-            Some((0, text)) => {
-                assert!(std::str::from_utf8(text).is_ok(), "Text must be UTF-8");
-                Text { with_nul }
-            }
-            _ => panic!("Text must end with a NUL byte"),
+        match std::str::from_utf8(with_nul) {
+            Ok(with_nul) => Text::from_str_with_nul(with_nul),
+            Err(_) => panic!("Text must be UTF-8"),
         }
     }
 
-    /// Views `bytes` whose UTF-8 validity the caller has just established.
-    ///
-    /// Debug builds re-check; release builds trust the caller, because the parser validates
-    /// each event once and checking twice would double the cost on the hot path.
-    pub(crate) fn from_validated(with_nul: &'a [u8]) -> Text<'a> {
-        debug_assert!(matches!(with_nul.last(), Some(0)));
-        debug_assert!(std::str::from_utf8(&with_nul[..with_nul.len() - 1]).is_ok());
-        Text { with_nul }
-    }
-
     /// The string, without the terminator.
+    #[inline]
     pub fn as_str(&self) -> &'a str {
-        let text = &self.with_nul[..self.with_nul.len() - 1];
-        // SAFETY: every constructor establishes that these bytes are UTF-8.
-        unsafe { std::str::from_utf8_unchecked(text) }
+        // The terminator is one byte, so this is a character boundary.
+        &self.with_nul[..self.with_nul.len() - 1]
     }
 
-    /// The bytes including the trailing NUL.
-    pub fn as_bytes_with_nul(&self) -> &'a [u8] {
+    /// The string including the trailing NUL: for buffers that copy texts.
+    #[inline]
+    pub fn as_str_with_nul(&self) -> &'a str {
         self.with_nul
     }
 
+    /// The bytes including the trailing NUL.
+    #[inline]
+    pub fn as_bytes_with_nul(&self) -> &'a [u8] {
+        self.with_nul.as_bytes()
+    }
+
     /// Length in bytes, without the terminator.
+    #[inline]
     pub fn len(&self) -> usize {
         self.with_nul.len() - 1
     }
@@ -66,17 +76,16 @@ impl<'a> Text<'a> {
 /// a long last event ID that every later event repeats, so that it is copied once, not once
 /// per message.
 #[derive(Clone, PartialEq, Eq)]
-pub struct SharedText(Arc<[u8]>);
+pub struct SharedText(Arc<str>);
 
 impl SharedText {
     /// A copy of `text`.
     pub fn new(text: Text<'_>) -> SharedText {
-        SharedText(Arc::from(text.as_bytes_with_nul()))
+        SharedText(Arc::from(text.as_str_with_nul()))
     }
 
     pub fn as_text(&self) -> Text<'_> {
-        // A copy of a Text's bytes: valid UTF-8 followed by one NUL.
-        Text::from_validated(&self.0)
+        Text::from_str_with_nul(&self.0)
     }
 
     /// How many clones of this copy exist.
@@ -155,5 +164,26 @@ mod tests {
     #[should_panic]
     fn rejects_invalid_utf8() {
         Text::from_bytes_with_nul(b"\xff\0");
+    }
+
+    #[test]
+    fn views_a_str_with_nul_without_copying() {
+        let with_nul = "é\0x\0";
+        let text = Text::from_str_with_nul(with_nul);
+        assert_eq!(text.as_str(), "é\0x");
+        assert_eq!(text.as_str_with_nul().as_ptr(), with_nul.as_ptr());
+        assert_eq!(Text::from_str_with_nul("\0"), Text::EMPTY);
+    }
+
+    #[test]
+    #[should_panic(expected = "NUL")]
+    fn rejects_a_str_without_terminator() {
+        Text::from_str_with_nul("abc");
+    }
+
+    #[test]
+    #[should_panic(expected = "NUL")]
+    fn rejects_the_empty_str() {
+        Text::from_str_with_nul("");
     }
 }

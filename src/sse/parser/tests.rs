@@ -700,15 +700,16 @@ fn buffers_are_reused_across_events() {
         parser.feed(b" line\n\n", &mut sink).unwrap();
     }
     let buffers = |parser: &Parser| {
+        let bytes = |buffer: &Vec<u8>| (buffer.as_ptr(), buffer.capacity());
+        let text = |buffer: &String| (buffer.as_ptr(), buffer.capacity());
         let mut all = [
-            &parser.line,
-            &parser.data,
-            &parser.event_type,
-            &parser.id_buffer,
-            &parser.last_id,
-            &parser.scratch,
-        ]
-        .map(|buffer| (buffer.as_ptr(), buffer.capacity()));
+            bytes(&parser.line),
+            bytes(&parser.data),
+            text(&parser.event_type),
+            text(&parser.id_buffer),
+            text(&parser.last_id),
+            text(&parser.scratch),
+        ];
         // Dispatch swaps the two id buffers: the pair is the same allocations either way.
         all[3..5].sort();
         all
