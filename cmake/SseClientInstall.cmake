@@ -1,14 +1,14 @@
 # Install rules of the sse_client CMake package; included from the root CMakeLists.txt when
 # SSE_CLIENT_INSTALL is ON. Layout (relative to the prefix), on ELF systems (Linux, BSDs):
 #
-#   lib/libsse_client.so.1.0.0                        the shared library (SONAME libsse_client.so.1)
-#   lib/libsse_client.so.1 -> libsse_client.so.1.0.0  what programs load (their DT_NEEDED)
+#   lib/libsse_client.so.1.1.0                        the shared library (SONAME libsse_client.so.1)
+#   lib/libsse_client.so.1 -> libsse_client.so.1.1.0  what programs load (their DT_NEEDED)
 #   lib/libsse_client.so -> libsse_client.so.1        what -lsse_client finds at link time
 #   lib/libsse_client.a                               (${CMAKE_INSTALL_LIBDIR})
 #   include/sse_client.h                              (${CMAKE_INSTALL_INCLUDEDIR})
 #   lib/cmake/SseClient/SseClientConfig.cmake, SseClientConfigVersion.cmake
 #   lib/pkgconfig/sse_client.pc
-#   lib/.debug/libsse_client.so.1.0.0.debug           only with SSE_CLIENT_INSTALL_DEBUG_INFO
+#   lib/.debug/libsse_client.so.1.1.0.debug           only with SSE_CLIENT_INSTALL_DEBUG_INFO
 #
 # Elsewhere the shared library keeps cargo's name and has no SONAME.
 #

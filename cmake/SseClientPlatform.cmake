@@ -9,7 +9,7 @@
 #                                MSVC, libsse_client.dll.a with MinGW); empty elsewhere
 #   SSE_CLIENT_STATIC_LIBRARY    libsse_client.a, or sse_client.lib with MSVC
 #   SSE_CLIENT_SHARED_INSTALL_NAME  the shared library's installed file name:
-#                                libsse_client.so.1.0.0 (ELF), libsse_client.1.dylib (macOS),
+#                                libsse_client.so.1.1.0 (ELF), libsse_client.1.dylib (macOS),
 #                                sse_client.dll (Windows)
 #   SSE_CLIENT_SONAME            ELF: libsse_client.so.<major>, the SONAME build.rs gives it;
 #                                macOS: libsse_client.<major>.dylib, the file of its install

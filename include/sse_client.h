@@ -117,6 +117,21 @@ typedef enum sse_error_kind {
   SSE_ERROR_KIND_EVENT_TOO_LARGE = 6,
 } sse_error_kind;
 
+// A setting the host can change to fix what an error reports (`sse_error.remedies`).
+//
+// Values are fixed and never reused; later versions append values. A host ignores a
+// setting it does not know: the plain message already says the remedy in words.
+typedef enum sse_setting {
+  // The trusted CA certificates: `sse_config_set_ca_file`.
+  SSE_SETTING_CA_FILE = 1,
+  // The client certificate for mutual TLS: `sse_config_set_client_cert`.
+  SSE_SETTING_CLIENT_CERT = 2,
+  // The last event ID sent when connecting: `sse_config_set_last_event_id`.
+  SSE_SETTING_LAST_EVENT_ID = 3,
+  // Sending a non-GET request again after a failure: `sse_config_set_retry_non_get`.
+  SSE_SETTING_RETRY_NON_GET = 4,
+} sse_setting;
+
 // The values of the browser `EventSource.readyState`.
 //
 // Values are fixed and never reused; later versions append values, so a host handles
@@ -207,12 +222,26 @@ typedef struct sse_event {
   size_t id_len;
 } sse_event;
 
-// An error: a borrowed view.
+// Where `sse_error.plain_message` names, in plain words, a setting that would fix the
+// error.
+typedef struct sse_remedy {
+  enum sse_setting setting;
+  // The byte offset in `plain_message` just after the words that name the setting
+  // (at most its length, on a UTF-8 character boundary): where a binding inserts its
+  // own name for it. `sse_error.message` is the plain message with
+  // " (sse_config_set_...)" inserted there.
+  size_t at;
+} sse_remedy;
+
+// An error: a borrowed view. The library allocates it; its fields after
+// `failed_attempts` were added in 1.1.0 (a view may gain fields at its end: never rely on
+// its sizeof).
 typedef struct sse_error {
   enum sse_error_kind kind;
   // The HTTP status for SSE_ERROR_KIND_HTTP_STATUS (and CONTENT_TYPE); else 0.
   uint16_t http_status;
-  // Human-readable, NUL-terminated.
+  // Human-readable, NUL-terminated: `plain_message` with, where a remedy points, the C
+  // function that would fix the error, in parentheses (" (sse_config_set_ca_file)").
   const char *message;
   // false: the client is now CLOSED for good.
   bool will_retry;
@@ -221,6 +250,16 @@ typedef struct sse_error {
   // Consecutive failed attempts so far, this one included (0 when a stream that had
   // delivered events ended: the count starts again).
   uint32_t failed_attempts;
+  // Since 1.1.0. The same message without this API's function names, NUL-terminated
+  // UTF-8: for a binding over the C API, which inserts its own name for each remedy's
+  // setting at its `at` (or nothing: the words already say the remedy).
+  const char *plain_message;
+  // Since 1.1.0. The settings that would fix this error, in the order of their `at`;
+  // NULL when remedy_count is 0. A host ignores a setting it does not know (later
+  // versions add values).
+  const struct sse_remedy *remedies;
+  // Since 1.1.0. How many remedies `remedies` points to.
+  size_t remedy_count;
 } sse_error;
 
 // The callbacks of callback mode. Every member may be NULL. They run on the client's

@@ -137,6 +137,51 @@ QString printable(const QByteArray &bytes)
     return result;
 }
 
+// This wrapper's name for a setting an error names as its remedy, or nothing when it has
+// none: then the plain words stand alone (they say the remedy already). The C API's
+// message names C functions instead, which a Qt user cannot call.
+QByteArray qtNameOf(sse_setting setting)
+{
+    switch (setting) {
+    case SSE_SETTING_LAST_EVENT_ID:
+        return QByteArrayLiteral("SseEventSource::setLastEventId");
+    // No SseEventSource property yet for these. When one exists, name it here:
+    // SSE_SETTING_CA_FILE: a caCertificates property (setCaCertificates);
+    // SSE_SETTING_CLIENT_CERT: a clientCertificate property (setClientCertificate);
+    // SSE_SETTING_RETRY_NON_GET: a retryNonGet property (setRetryNonGet).
+    case SSE_SETTING_CA_FILE:
+    case SSE_SETTING_CLIENT_CERT:
+    case SSE_SETTING_RETRY_NON_GET:
+        return {};
+    }
+    return {}; // a setting a newer library added: the words alone
+}
+
+// The error's message in this wrapper's words: the library's plain message with, where a
+// remedy points, this wrapper's name for the setting in parentheses (as the C API puts
+// its function's name there).
+QString errorMessage(const sse_error &error)
+{
+    // Always set by the library this wrapper needs (1.1 or later, whose header it is built
+    // with); should it ever be missing, the C API's words are better than none.
+    if (!error.plain_message)
+        return QString::fromUtf8(error.message);
+    const QByteArray plain(error.plain_message);
+    QByteArray text;
+    qsizetype copied = 0;
+    for (size_t i = 0; error.remedies && i < error.remedy_count; ++i) {
+        const QByteArray name = qtNameOf(error.remedies[i].setting);
+        // The library gives them in order and within the message; clamped all the same.
+        const qsizetype at = qMax(copied, qsizetype(qMin(error.remedies[i].at, size_t(plain.size()))));
+        if (name.isEmpty())
+            continue;
+        text += plain.mid(copied, at - copied) + " (" + name + ")";
+        copied = at;
+    }
+    text += plain.mid(copied);
+    return QString::fromUtf8(text);
+}
+
 bool sameHeaderName(const QByteArray &a, const QByteArray &b)
 {
     return a.compare(b, Qt::CaseInsensitive) == 0;
@@ -679,7 +724,7 @@ bool SseEventSource::dispatch(const sse_message *message, const Guard &guard)
         const sse_error *e = sse_message_error(message);
         if (!e)
             return true;
-        m_errorString = QString::fromUtf8(e->message);
+        m_errorString = errorMessage(*e);
         emit errorOccurred(ErrorKind(e->kind), int(e->http_status), m_errorString, e->will_retry);
         return guard.holds(this);
     }

@@ -310,6 +310,7 @@ private Q_SLOTS:
     void moving_an_open_source_to_another_thread_keeps_delivering();
     void moving_to_another_thread_from_an_event_slot_delivers_the_rest_there();
     void post_with_body_and_header_reaches_the_server();
+    void a_refused_post_reports_plain_words_without_c_function_names();
     void a_burst_larger_than_queue_and_batch_arrives_complete_and_in_order();
     void an_event_over_max_event_size_is_an_error_then_a_reconnect();
     void a_silent_stream_hits_the_read_timeout_and_reconnects();
@@ -855,6 +856,32 @@ void tst_SseEventSource::post_with_body_and_header_reaches_the_server()
     QCOMPARE(request.header("authorization"), QByteArray("Bearer secret"));
     QCOMPARE(request.header("content-type"), QByteArray("application/json"));
     QCOMPARE(request.header("accept"), QByteArray("text/event-stream"));
+}
+
+// The library's error names the setting that would allow a retry; a Qt user cannot call
+// the C function the C API names there (sse_config_set_retry_non_get), so the wrapper
+// keeps the plain words and adds none of the C API's.
+void tst_SseEventSource::a_refused_post_reports_plain_words_without_c_function_names()
+{
+    ScriptedServer server({Script::response(503, "Service Unavailable", "text/plain", "busy")});
+    auto source = makeSource(server.url());
+    source->setMethod("POST");
+    source->setBody("{}");
+    QSignalSpy errors(source.get(), &SseEventSource::errorOccurred);
+    source->open();
+
+    QTRY_COMPARE(source->readyState(), SseEventSource::Closed);
+    QCOMPARE(errors.size(), 1);
+    const QList<QVariant> error = errors.at(0);
+    QCOMPARE(error.at(1).toInt(), 503);
+    QCOMPARE(error.at(3).toBool(), false);
+    const QString message = error.at(2).toString();
+    QVERIFY2(message.endsWith(u"; not reconnecting: a POST request is not sent again unless retrying non-GET "
+                              u"requests is allowed"_s),
+             qPrintable(message));
+    QVERIFY2(!message.contains(u"sse_"_s), qPrintable(message));
+    QCOMPARE(source->errorString(), message);
+    QCOMPARE(server.connectionCount(), 1);
 }
 
 void tst_SseEventSource::a_burst_larger_than_queue_and_batch_arrives_complete_and_in_order()

@@ -8,7 +8,7 @@ use crate::sse::parser::Event;
 use crate::sse::text::Text;
 
 use super::c_values::CEnum;
-use super::remedy::in_c_words;
+use super::remedy::{in_c_words, plain_text, sse_remedy};
 
 /// The values of the browser `EventSource.readyState`.
 ///
@@ -155,14 +155,17 @@ impl From<ErrorKind> for sse_error_kind {
     }
 }
 
-/// An error: a borrowed view.
+/// An error: a borrowed view. The library allocates it; its fields after
+/// `failed_attempts` were added in 1.1.0 (a view may gain fields at its end: never rely on
+/// its sizeof).
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct sse_error {
     pub kind: sse_error_kind,
     /// The HTTP status for SSE_ERROR_KIND_HTTP_STATUS (and CONTENT_TYPE); else 0.
     pub http_status: u16,
-    /// Human-readable, NUL-terminated.
+    /// Human-readable, NUL-terminated: `plain_message` with, where a remedy points, the C
+    /// function that would fix the error, in parentheses (" (sse_config_set_ca_file)").
     pub message: *const c_char,
     /// false: the client is now CLOSED for good.
     pub will_retry: bool,
@@ -171,25 +174,40 @@ pub struct sse_error {
     /// Consecutive failed attempts so far, this one included (0 when a stream that had
     /// delivered events ended: the count starts again).
     pub failed_attempts: u32,
+    /// Since 1.1.0. The same message without this API's function names, NUL-terminated
+    /// UTF-8: for a binding over the C API, which inserts its own name for each remedy's
+    /// setting at its `at` (or nothing: the words already say the remedy).
+    pub plain_message: *const c_char,
+    /// Since 1.1.0. The settings that would fix this error, in the order of their `at`;
+    /// NULL when remedy_count is 0. A host ignores a setting it does not know (later
+    /// versions add values).
+    pub remedies: *const sse_remedy,
+    /// Since 1.1.0. How many remedies `remedies` points to.
+    pub remedy_count: usize,
 }
 
-/// An `sse_error` together with the message string it points into.
+/// An `sse_error` together with the strings and the remedies it points into.
 pub(crate) struct OwnedErrorView {
     message: CString,
+    plain_message: CString,
+    remedies: Box<[sse_remedy]>,
     error: ClientError,
 }
 
 impl OwnedErrorView {
     pub fn new(error: &ClientError) -> OwnedErrorView {
-        let mut text = in_c_words(&error.message, &error.remedies);
-        text.retain(|c| c != '\0');
+        let (plain, remedies) = plain_text(&error.message, &error.remedies);
+        let message = in_c_words(&plain, &remedies);
         OwnedErrorView {
-            message: CString::new(text).unwrap_or_default(),
+            // Neither holds a NUL: plain_text took them out.
+            message: CString::new(message).unwrap_or_default(),
+            plain_message: CString::new(plain).unwrap_or_default(),
+            remedies: remedies.into_iter().map(sse_remedy::from).collect(),
             error: error.clone(),
         }
     }
 
-    /// A view valid as long as `self` lives.
+    /// A view valid as long as `self` lives (moving `self` moves no string or slice).
     pub fn view(&self) -> sse_error {
         sse_error {
             kind: self.error.kind.into(),
@@ -198,6 +216,12 @@ impl OwnedErrorView {
             will_retry: self.error.will_retry,
             retry_delay_ms: u32::try_from(self.error.retry_delay.as_millis()).unwrap_or(u32::MAX),
             failed_attempts: self.error.failed_attempts,
+            plain_message: self.plain_message.as_ptr(),
+            remedies: match self.remedies.is_empty() {
+                true => std::ptr::null(),
+                false => self.remedies.as_ptr(),
+            },
+            remedy_count: self.remedies.len(),
         }
     }
 }
@@ -215,5 +239,58 @@ mod tests {
             assert_eq!(c_kind as usize, kind.index());
         }
         assert_eq!(sse_error_kind::ALL.len(), ErrorKind::COUNT);
+    }
+
+    fn c_str(ptr: *const c_char) -> String {
+        unsafe { std::ffi::CStr::from_ptr(ptr) }
+            .to_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// A remedy and a NUL in the message: the C words, the plain words, the offsets.
+    #[test]
+    fn the_view_holds_the_c_message_the_plain_message_and_the_remedies() {
+        use crate::config::{Remedy, Setting};
+        use crate::delivery::report::ErrorKind;
+        let plain = "certificate unknown: for a private CA, add it to the trusted CA certificates";
+        let error = ClientError {
+            kind: ErrorKind::Connect,
+            http_status: 0,
+            message: format!("\0{plain}"),
+            remedies: vec![Remedy {
+                setting: Setting::CaFile,
+                at: plain.len() + 1,
+            }],
+            will_retry: false,
+            retry_delay: std::time::Duration::ZERO,
+            failed_attempts: 1,
+        };
+        let owned = OwnedErrorView::new(&error);
+        let moved = owned; // what sse_message does: the pointers must survive the move
+        let view = moved.view();
+        assert_eq!(c_str(view.plain_message), plain);
+        assert_eq!(
+            c_str(view.message),
+            format!("{plain} (sse_config_set_ca_file)")
+        );
+        assert_eq!(view.remedy_count, 1);
+        let remedy = unsafe { *view.remedies };
+        assert_eq!(remedy.setting as i32, 1);
+        assert_eq!(remedy.at, plain.len());
+
+        let no_remedy = ClientError {
+            message: "broke".into(),
+            remedies: Vec::new(),
+            ..error
+        };
+        let owned = OwnedErrorView::new(&no_remedy);
+        let view = owned.view();
+        assert_eq!(
+            (c_str(view.message), c_str(view.plain_message)),
+            ("broke".into(), "broke".into())
+        );
+        assert!(view.remedies.is_null());
+        assert_eq!(view.remedy_count, 0);
     }
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Writes the ABI baseline tests/abi/libsse_client-VERSION.abi (default 1.0.0) from a built
-# library, with libabigail's abidw and tests/abi/sse_client.supp. tests/abi/run.sh then
-# checks every fresh library against every baseline with abidiff.
+# Writes the ABI baseline tests/abi/libsse_client-VERSION.abi (default: the version in
+# Cargo.toml) from a built library, with libabigail's abidw and tests/abi/sse_client.supp.
+# tests/abi/run.sh then checks every fresh library against every baseline with abidiff.
+# A release that adds to a view (a trailing field in sse_error) replaces the previous
+# baseline, which would report that addition: git rm the old file in the same commit.
 #
 #   bash tests/abi/update_baseline.sh target/debug/libsse_client.so [VERSION]
 #
@@ -13,7 +15,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 lib="${1:?usage: update_baseline.sh LIBRARY.so [VERSION]}"
-version="${2:-1.0.0}"
+version="${2:-$(sed -n 's/^version = "\(.*\)"$/\1/p' "$here/../../Cargo.toml" | head -n 1)}"
 out="$here/libsse_client-$version.abi"
 
 command -v abidw >/dev/null 2>&1 || {

@@ -54,6 +54,44 @@ static int ends_with(const char *s, const char *suffix)
     return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
+/* The C function an sse_setting names, NULL for a value this test does not know. */
+static const char *c_setter(sse_setting setting)
+{
+    switch (setting) {
+    case SSE_SETTING_CA_FILE: return "sse_config_set_ca_file";
+    case SSE_SETTING_CLIENT_CERT: return "sse_config_set_client_cert";
+    case SSE_SETTING_LAST_EVENT_ID: return "sse_config_set_last_event_id";
+    case SSE_SETTING_RETRY_NON_GET: return "sse_config_set_retry_non_get";
+    default: return NULL;
+    }
+}
+
+/* What a binding does with sse_error's 1.1.0 fields, done with this API's own words: 1 when
+ * err->message is err->plain_message with " (sse_config_set_...)" inserted at each
+ * remedy's `at` (in order, each within the plain message), else 0. */
+static int message_is_plain_in_c_words(const sse_error *err)
+{
+    char built[512];
+    size_t used = 0, copied = 0, plain_len, i;
+    if (err->plain_message == NULL || err->message == NULL) return 0;
+    if ((err->remedies == NULL) != (err->remedy_count == 0)) return 0;
+    plain_len = strlen(err->plain_message);
+    for (i = 0; i < err->remedy_count; i++) {
+        const char *name = c_setter(err->remedies[i].setting);
+        size_t at = err->remedies[i].at;
+        int n;
+        if (name == NULL || at < copied || at > plain_len) return 0;
+        n = snprintf(built + used, sizeof built - used, "%.*s (%s)", (int)(at - copied),
+                     err->plain_message + copied, name);
+        if (n < 0 || (size_t)n >= sizeof built - used) return 0;
+        used += (size_t)n;
+        copied = at;
+    }
+    if (snprintf(built + used, sizeof built - used, "%s", err->plain_message + copied) >= (int)(sizeof built - used))
+        return 0;
+    return strcmp(built, err->message) == 0;
+}
+
 /* ------------------------------------------------------------------------------------ */
 /* The loopback HTTP server                                                             */
 /* ------------------------------------------------------------------------------------ */
@@ -199,6 +237,10 @@ typedef struct {
     uint32_t retry_delay_ms;
     char message[256];
     uint32_t failed_attempts;
+    char plain_message[256];
+    size_t remedy_count;
+    int first_setting;          /* remedies[0].setting, 0 when there is none */
+    int message_is_plain_in_c_words;
 } rec_error_t;
 
 typedef struct {
@@ -348,6 +390,11 @@ static void cb_error(void *userdata, const sse_error *err)
         e->retry_delay_ms = err->retry_delay_ms;
         e->failed_attempts = err->failed_attempts;
         snprintf(e->message, sizeof e->message, "%s", err->message ? err->message : "(NULL)");
+        snprintf(e->plain_message, sizeof e->plain_message, "%s",
+                 err->plain_message ? err->plain_message : "(NULL)");
+        e->remedy_count = err->remedy_count;
+        e->first_setting = err->remedy_count > 0 && err->remedies != NULL ? (int)err->remedies[0].setting : 0;
+        e->message_is_plain_in_c_words = message_is_plain_in_c_words(err);
     }
     r->nerrors++;
     pthread_mutex_unlock(&r->mu);
@@ -1936,6 +1983,17 @@ static void run_post(int allow_replay)
               "the message names sse_config_set_retry_non_get (\"%s\")", rec.errors[0].message);
         check(rec.errors[0].failed_attempts == 1, "  failed_attempts 1: this attempt (got %u)",
               (unsigned)rec.errors[0].failed_attempts);
+        /* 1.1.0: the plain message and the remedy, for a binding that names settings its way. */
+        check(strstr(rec.errors[0].plain_message, "sse_") == NULL &&
+                  ends_with(rec.errors[0].plain_message,
+                            "; not reconnecting: a POST request is not sent again unless retrying non-GET "
+                            "requests is allowed"),
+              "  plain_message has the words without any sse_ name (\"%s\")", rec.errors[0].plain_message);
+        check(rec.errors[0].remedy_count == 1 && rec.errors[0].first_setting == SSE_SETTING_RETRY_NON_GET,
+              "  one remedy: SSE_SETTING_RETRY_NON_GET (got %zu, first %d)", rec.errors[0].remedy_count,
+              rec.errors[0].first_setting);
+        check(rec.errors[0].message_is_plain_in_c_words,
+              "  message is plain_message with \" (sse_config_set_retry_non_get)\" inserted at the remedy's at");
         check(strcmp(rec.seq, "xX") == 0, "then state CLOSED (got \"%s\")", rec.seq);
         pthread_mutex_unlock(&rec.mu);
         check(server_conns(&srv) == 1, "the POST was sent once (got %d)", server_conns(&srv));

@@ -109,8 +109,25 @@ class SseEvent(Structure):
     ]
 
 
+# enum sse_setting (values from 1; a host ignores one it does not know)
+SSE_SETTING_CA_FILE = 1
+SSE_SETTING_CLIENT_CERT = 2
+SSE_SETTING_LAST_EVENT_ID = 3
+SSE_SETTING_RETRY_NON_GET = 4
+
+
+class SseRemedy(Structure):
+    """struct sse_remedy: a setting and where the plain message names it."""
+
+    _fields_ = [
+        ("setting", c_int),  # enum sse_setting
+        ("at", c_size_t),  # byte offset in plain_message
+    ]
+
+
 class SseError(Structure):
-    """struct sse_error: a borrowed view."""
+    """struct sse_error: a borrowed view. The library allocates it; the fields from
+    plain_message on exist from 1.1.0."""
 
     _fields_ = [
         ("kind", c_int),  # enum sse_error_kind
@@ -118,6 +135,10 @@ class SseError(Structure):
         ("message", c_char_p),
         ("will_retry", c_bool),
         ("retry_delay_ms", c_uint32),
+        ("failed_attempts", c_uint32),
+        ("plain_message", c_char_p),
+        ("remedies", POINTER(SseRemedy)),
+        ("remedy_count", c_size_t),
     ]
 
 
@@ -399,6 +420,7 @@ class Recorder:
 
     def __init__(self):
         self.log = []
+        self.error_words = []  # (plain_message, [(setting, at)]) of each error
         self.cond = threading.Condition()
         self.threads = set()
         # Keep the CFUNCTYPE objects referenced while the client may call them.
@@ -430,6 +452,10 @@ class Recorder:
         e = error.contents
         message = e.message.decode("utf-8") if e.message is not None else None
         self._add(("error", (e.kind, e.http_status, message, e.will_retry, e.retry_delay_ms)))
+        plain = e.plain_message.decode("utf-8") if e.plain_message is not None else None
+        remedies = [(e.remedies[i].setting, e.remedies[i].at) for i in range(e.remedy_count)]
+        with self.cond:
+            self.error_words.append((plain, remedies))  # apart from log: its order is tested
 
     def _on_state(self, _userdata, state):
         self._add(("state", state))
@@ -548,6 +574,8 @@ class CallbackMode(unittest.TestCase):
             self.assertEqual(kind, SSE_ERROR_KIND_STREAM_ENDED, errors[0])
             self.assertEqual(status, 0)
             self.assertTrue(message, "an error has a message")
+            # 1.1.0: a stream that ended names no setting: the plain message is the message.
+            self.assertEqual(rec.error_words, [(message, [])])
             self.assertTrue(will_retry)
             # retry: 50 replaced the configured 10 ms; jitter adds at most half, and the
             # configured maximum (100 ms) caps it.
