@@ -67,6 +67,9 @@ cargo test --features pipe-wakeup --lib
 cargo test --features pipe-wakeup --test poll_mode
 SSE_CARGO_FEATURES=pipe-wakeup SSE_SKIP_VALGRIND=1 bash tests/c/run.sh
 
+step "Miri: undefined behaviour in the pure modules' unit tests (tests/miri.sh, nightly)"
+bash tests/miri.sh
+
 step "fuzz the Retry-After parser (cargo-fuzz, nightly; 20 s)"
 bash fuzz/run.sh 20 retry_after
 

@@ -419,7 +419,9 @@ mod tests {
     #[test]
     fn line_ends_at_every_position_around_block_boundaries() {
         for len in [1, 2, 15, 16, 17, 63, 64, 65, 127, 128, 129, 200] {
-            for at in 0..len {
+            // Under Miri (a thousand times slower) the positions at the block edges only.
+            let positions = (0..len).filter(|at| !cfg!(miri) || matches!(at % 64, 0 | 1 | 62 | 63));
+            for at in positions {
                 for end in [b'\r', b'\n'] {
                     let mut bytes = vec![b'x'; len];
                     bytes[at] = end;
@@ -501,7 +503,7 @@ mod tests {
             state ^= state << 17;
             state
         };
-        for _ in 0..if cfg!(miri) { 20 } else { 2000 } {
+        for _ in 0..if cfg!(miri) { 4 } else { 2000 } {
             let len = (next() % 3000) as usize;
             // Mostly short lines, sometimes one of up to 20 blocks.
             let longest = [40, 100, 700, 1300][(next() % 4) as usize];

@@ -736,6 +736,10 @@ fn after_a_1_mib_id() -> (Parser, Recorder, String) {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "megabytes of input: hours under Miri; the same code paths run in smaller tests"
+)]
 fn a_long_id_is_announced_once_however_many_events_carry_it() {
     let (mut parser, mut sink, id) = after_a_1_mib_id();
     for _ in 0..1000 {
@@ -752,6 +756,10 @@ fn a_long_id_is_announced_once_however_many_events_carry_it() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "megabytes of input: hours under Miri; the same code paths run in smaller tests"
+)]
 fn a_replaced_huge_id_does_not_keep_its_memory() {
     let (mut parser, mut sink, _) = after_a_1_mib_id();
     parser.feed(b"id: 1\n\nid: 2\n\n", &mut sink).unwrap();
@@ -1038,6 +1046,10 @@ fn pseudo_random_streams_hit_the_size_limit_the_same_in_any_chunking() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "megabytes of input: hours under Miri; the same code paths run in smaller tests"
+)]
 fn a_huge_event_does_not_pin_its_memory_afterwards() {
     let (mut parser, mut sink) = parser_with(0);
     let mut huge = b"data: ".to_vec();
@@ -1061,6 +1073,10 @@ fn a_huge_event_does_not_pin_its_memory_afterwards() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "megabytes of input: hours under Miri; the same code paths run in smaller tests"
+)]
 fn a_run_of_large_events_keeps_its_buffers_and_small_events_release_them() {
     let (mut parser, mut sink) = parser_with(0);
     let mut large = b"data: ".to_vec();
