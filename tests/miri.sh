@@ -12,8 +12,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+if ! rustup run nightly rustc --version >/dev/null 2>&1; then
+    rustup toolchain install nightly --profile minimal
+fi
 rustup component list --toolchain nightly --installed 2>/dev/null | grep -q '^miri' \
-    || rustup component add miri --toolchain nightly
+    || rustup component add miri rust-src --toolchain nightly
 
 # The real clock: the Retry-After tests of policy read the time of day.
 export MIRIFLAGS="${MIRIFLAGS:--Zmiri-disable-isolation}"

@@ -1990,7 +1990,7 @@ static void run_post(int allow_replay)
                             "requests is allowed"),
               "  plain_message has the words without any sse_ name (\"%s\")", rec.errors[0].plain_message);
         check(rec.errors[0].remedy_count == 1 && rec.errors[0].first_setting == SSE_SETTING_RETRY_NON_GET,
-              "  one remedy: SSE_SETTING_RETRY_NON_GET (got %zu, first %d)", rec.errors[0].remedy_count,
+              "  one remedy: SSE_SETTING_RETRY_NON_GET (got %lu, first %d)", (unsigned long)rec.errors[0].remedy_count,
               rec.errors[0].first_setting);
         check(rec.errors[0].message_is_plain_in_c_words,
               "  message is plain_message with \" (sse_config_set_retry_non_get)\" inserted at the remedy's at");
