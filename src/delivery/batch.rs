@@ -233,6 +233,7 @@ impl MessageBatch {
     }
 
     /// The message at `index`; panics past the end, like a slice.
+    #[inline]
     pub fn get(&self, index: usize) -> BatchMessage<'_> {
         match &self.entries[index] {
             Entry::Open { http_status } => BatchMessage::Open {
@@ -244,12 +245,16 @@ impl MessageBatch {
                 data_len,
                 id,
             } => {
-                let (event_type, data_start) = match type_len {
-                    Some(len) => (self.text(start, len), start + len + 1),
-                    None => (Text::from_str_with_nul(MESSAGE), start),
+                // One slice for the event's strings, split in place: each `&strings[a..b]`
+                // checks two character boundaries, a split one.
+                let mut rest = &self.strings[start..];
+                let event_type = match type_len {
+                    Some(len) => take_text(&mut rest, len),
+                    None => Text::from_str_with_nul(MESSAGE),
                 };
+                let data = take_text(&mut rest, data_len);
                 let (id, shared_id) = match id {
-                    EventId::Inline { len } => (self.text(data_start + data_len + 1, len), None),
+                    EventId::Inline { len } => (take_text(&mut rest, len), None),
                     EventId::Shared { index } => {
                         let shared = &self.shared_ids[index];
                         (shared.as_text(), Some(shared))
@@ -258,7 +263,7 @@ impl MessageBatch {
                 BatchMessage::Event {
                     event: Event {
                         event_type,
-                        data: self.text(data_start, data_len),
+                        data,
                         id,
                     },
                     shared_id,
@@ -279,6 +284,14 @@ impl MessageBatch {
         // A copied Text: the string and its NUL.
         Text::from_str_with_nul(&self.strings[start..start + len + 1])
     }
+}
+
+/// The text of `len` bytes (and its NUL) at the start of `rest`, which moves past it.
+#[inline(always)]
+fn take_text<'a>(rest: &mut &'a str, len: usize) -> Text<'a> {
+    let (text, after) = rest.split_at(len + 1);
+    *rest = after;
+    Text::from_str_with_nul(text)
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@
 //! stream is chunked. After the error the parser has dropped its stream buffers and keeps
 //! returning the error until [`Parser::reset_stream`].
 
-use crate::sse::text::Text;
+use crate::sse::text::{Text, TextBuf};
 
 use crate::sse::line_ends::LineEnds;
 
@@ -113,16 +113,16 @@ pub struct Parser {
     /// adopted whole, "data:" prefix included, instead of being copied (see `feed`).
     data_start: usize,
     /// The last `event` value, made valid UTF-8 (empty when none).
-    event_type: String,
-    /// The last event ID buffer, followed by one NUL. Validated when an `id` field sets it,
-    /// so that a long ID costs nothing per event.
-    id_buffer: String,
-    /// The last event ID string, followed by one NUL.
-    last_id: String,
+    event_type: TextBuf,
+    /// The last event ID buffer. Validated when an `id` field sets it, so that a long ID
+    /// costs nothing per event.
+    id_buffer: TextBuf,
+    /// The last event ID string.
+    last_id: TextBuf,
     /// `id_buffer` was set since it was last copied to `last_id`.
     id_buffer_changed: bool,
     /// Where comment text is made valid and NUL-terminated.
-    scratch: String,
+    scratch: TextBuf,
     /// Where data that is not valid UTF-8 is rebuilt with U+FFFD (invalid input only).
     repaired: String,
     /// Bytes of the current event's completed non-comment lines, terminators included.
@@ -157,11 +157,11 @@ impl Parser {
             data_last_use: 0,
             data_non_ascii: false,
             data_start: 0,
-            event_type: String::new(),
-            id_buffer: String::from("\0"),
-            last_id: String::from("\0"),
+            event_type: TextBuf::new(),
+            id_buffer: TextBuf::new(),
+            last_id: TextBuf::new(),
             id_buffer_changed: false,
-            scratch: String::new(),
+            scratch: TextBuf::new(),
             repaired: String::new(),
             event_size: 0,
             at_stream_start: true,
@@ -177,9 +177,7 @@ impl Parser {
     /// Sets both the last event ID string and the stream's last event ID buffer, so a blank
     /// line before the server's first `id` field keeps it. The string is taken as given.
     pub fn set_last_event_id(&mut self, id: &str) {
-        self.last_id.clear();
-        self.last_id.push_str(id);
-        self.last_id.push('\0');
+        self.last_id.set(id);
         self.id_buffer.clone_from(&self.last_id);
         self.id_buffer_changed = false;
     }
@@ -191,7 +189,7 @@ impl Parser {
 
     /// The same, NUL-terminated.
     pub fn last_event_id_text(&self) -> Text<'_> {
-        Text::from_str_with_nul(&self.last_id)
+        self.last_id.as_text()
     }
 
     /// Feeds the next bytes of the stream, in any chunking.
@@ -446,20 +444,17 @@ impl Parser {
         } else if let Some(value) = value_of(line, b"id") {
             // An id containing NUL is ignored.
             if !has_nul(value) {
-                self.id_buffer.clear();
                 // SAFETY: `non_ascii` is the scanner's flag for this line, of which `value`
                 // is a part.
                 let value = unsafe { decoded(value, non_ascii, &mut self.repaired) };
-                self.id_buffer.push_str(value);
-                self.id_buffer.push('\0');
+                self.id_buffer.set(value);
                 self.id_buffer_changed = true;
             }
         } else if let Some(value) = value_of(line, b"event") {
-            self.event_type.clear();
             // SAFETY: `non_ascii` is the scanner's flag for this line, of which `value` is
             // a part.
             let value = unsafe { decoded(value, non_ascii, &mut self.repaired) };
-            self.event_type.push_str(value);
+            self.event_type.set(value);
         } else if let Some(value) = value_of(line, b"retry") {
             // Only all-digit values; anything else is ignored.
             if !value.is_empty() && value.iter().all(u8::is_ascii_digit) {
@@ -473,13 +468,11 @@ impl Parser {
 
     #[allow(unsafe_code)]
     fn comment(&mut self, text: &[u8], non_ascii: bool, sink: &mut impl Sink) {
-        self.scratch.clear();
         // SAFETY: `non_ascii` is the scanner's flag for the comment line, of which `text`
         // is a part.
         let text = unsafe { decoded(text, non_ascii, &mut self.repaired) };
-        self.scratch.push_str(text);
-        self.scratch.push('\0');
-        sink.comment(Text::from_str_with_nul(&self.scratch));
+        self.scratch.set(text);
+        sink.comment(self.scratch.as_text());
     }
 
     /// The spec's "dispatch the event". `Err(Halt::Stopped)` when the sink, after the
@@ -501,23 +494,23 @@ impl Parser {
         let event_type = if self.event_type.is_empty() {
             Text::from_str_with_nul(MESSAGE)
         } else {
-            self.event_type.push('\0');
-            Text::from_str_with_nul(&self.event_type)
+            self.event_type.as_text()
         };
-        // SAFETY: `data_non_ascii` is false only when every line whose value was appended
-        // since the last dispatch had the scanner's ASCII flag (see `field` and
-        // `complete_adopted_data_line`); the LF separators and the NUL are ASCII.
-        let data = unsafe {
-            decoded(
-                &self.data[self.data_start..],
-                self.data_non_ascii,
-                &mut self.repaired,
-            )
+        let data = &self.data[self.data_start..];
+        // Each branch views its own string, so that in the usual one the compiler sees the
+        // NUL it has just written and drops the terminator check.
+        let data = if self.data_non_ascii {
+            Text::from_str_with_nul(valid_or_repaired(data, &mut self.repaired))
+        } else {
+            // SAFETY: `data_non_ascii` is false only when every line whose value was
+            // appended since the last dispatch had the scanner's ASCII flag (see `field`
+            // and `complete_adopted_data_line`); the LF separators and the NUL are ASCII.
+            Text::from_str_with_nul(unsafe { ascii(data) })
         };
         sink.event(&Event {
             event_type,
-            data: Text::from_str_with_nul(data),
-            id: Text::from_str_with_nul(&self.last_id),
+            data,
+            id: self.last_id.as_text(),
         });
         let used = self.data.len();
         release_if_oversized(&mut self.data, &mut self.data_last_use, used);
@@ -539,9 +532,9 @@ impl Parser {
         // The stale buffer may be a huge ID from earlier: do not keep it for the client's
         // life (the next `id` field allocates what it needs).
         if self.id_buffer.capacity() > KEEP_ID_CAPACITY {
-            self.id_buffer = String::new();
+            self.id_buffer = TextBuf::new();
         }
-        sink.last_event_id(Text::from_str_with_nul(&self.last_id));
+        sink.last_event_id(self.last_id.as_text());
     }
 }
 
@@ -630,11 +623,28 @@ fn strip_one_space(value: &[u8]) -> &[u8] {
 #[allow(unsafe_code)]
 #[inline]
 unsafe fn decoded<'b>(bytes: &'b [u8], non_ascii: bool, repaired: &'b mut String) -> &'b str {
-    if !non_ascii {
-        debug_assert!(bytes.is_ascii(), "the scanner missed a non-ASCII byte");
-        // SAFETY: ASCII is UTF-8, and the caller promises these bytes are ASCII.
-        return unsafe { std::str::from_utf8_unchecked(bytes) };
+    match non_ascii {
+        // SAFETY: the caller's promise.
+        false => unsafe { ascii(bytes) },
+        true => valid_or_repaired(bytes, repaired),
     }
+}
+
+/// `bytes` as a `str`, unchecked.
+///
+/// # Safety
+/// Every byte of `bytes` must be ASCII. Debug builds (and so the tests, and Miri) check it.
+#[allow(unsafe_code)]
+#[inline(always)]
+unsafe fn ascii(bytes: &[u8]) -> &str {
+    debug_assert!(bytes.is_ascii(), "the scanner missed a non-ASCII byte");
+    // SAFETY: ASCII is UTF-8, and the caller promises these bytes are ASCII.
+    unsafe { std::str::from_utf8_unchecked(bytes) }
+}
+
+/// `bytes` as a `str` when valid, else rebuilt in `repaired` with U+FFFD.
+#[inline]
+fn valid_or_repaired<'b>(bytes: &'b [u8], repaired: &'b mut String) -> &'b str {
     match std::str::from_utf8(bytes) {
         Ok(text) => text,
         Err(error) => {

@@ -701,7 +701,7 @@ fn buffers_are_reused_across_events() {
     }
     let buffers = |parser: &Parser| {
         let bytes = |buffer: &Vec<u8>| (buffer.as_ptr(), buffer.capacity());
-        let text = |buffer: &String| (buffer.as_ptr(), buffer.capacity());
+        let text = |buffer: &TextBuf| (buffer.as_text().as_str().as_ptr(), buffer.capacity());
         let mut all = [
             bytes(&parser.line),
             bytes(&parser.data),
