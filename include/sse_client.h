@@ -311,19 +311,6 @@ typedef struct sse_stats {
 extern "C" {
 #endif // __cplusplus
 
-// The name of a result code, e.g. "SSE_ERROR_INVALID_URL": a static string, never NULL.
-// "SSE_UNKNOWN" for a value this library does not know (one added by a later version, or
-// any other integer).
-const char *sse_result_name(enum sse_result result);
-
-// A human-readable explanation of the last call on this thread that failed; "" if none
-// has. Never NULL. Thread-local: the string stays valid until the next failing call of
-// this library on this thread.
-const char *sse_last_error_message(void);
-
-// The library version, "MAJOR.MINOR.PATCH": a static string, never NULL.
-const char *sse_version(void);
-
 // The number of messages in `batch` (at least 1 for a batch from
 // `sse_client_poll_batch`); 0 for NULL.
 //
@@ -826,6 +813,19 @@ enum sse_result sse_response_header_at(const struct sse_response *response,
                                        size_t index,
                                        const char **name,
                                        const char **value);
+
+// The name of a result code, e.g. "SSE_ERROR_INVALID_URL": a static string, never NULL.
+// "SSE_UNKNOWN" for a value this library does not know (one added by a later version, or
+// any other integer).
+const char *sse_result_name(enum sse_result result);
+
+// A human-readable explanation of the last call on this thread that failed; "" if none
+// has. Never NULL. Thread-local: the string stays valid until the next failing call of
+// this library on this thread.
+const char *sse_last_error_message(void);
+
+// The library version, "MAJOR.MINOR.PATCH": a static string, never NULL.
+const char *sse_version(void);
 
 // Forwards the library's log records at `max_level` and more severe to `callback`, from
 // whichever thread logs (usually a client's worker), possibly concurrently: the callback

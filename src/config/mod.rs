@@ -1,6 +1,8 @@
 //! The client configuration: a validated builder, copied when a client opens.
 
-mod error;
+/// A leaf (it imports nothing of the crate), so that `http` and `delivery` can name a
+/// configuration error without depending on the configuration.
+pub(crate) mod error;
 
 pub use error::{ConfigError, Remedy, Setting};
 
@@ -543,68 +545,6 @@ mod tests {
         assert!(config.set_reconnect_delay(ms(500), ms(100)).is_err());
         config.set_reconnect_delay(ms(100), ms(500)).unwrap();
         assert_eq!(config.initial_delay, ms(100));
-    }
-
-    #[test]
-    fn the_c_header_states_each_default_as_the_code_has_it() {
-        // Each default is stated once, in its setter's comment in the C header (the README
-        // and the Qt wrapper refer to it): this keeps that one statement true.
-        let header = include_str!("../../include/sse_client.h");
-        let comment_of = |function: &str| -> String {
-            let declaration = header
-                .find(&format!(" {function}("))
-                .unwrap_or_else(|| panic!("{function} is not declared in the header"));
-            let lines: Vec<&str> = header[..declaration].lines().collect();
-            let comment: Vec<&str> = lines
-                .iter()
-                .rev()
-                .skip(1)
-                .map_while(|line| line.strip_prefix("//"))
-                .map(str::trim)
-                .collect();
-            comment.into_iter().rev().collect::<Vec<_>>().join(" ")
-        };
-        let ms = |d: Duration| d.as_millis();
-        let expectations = [
-            (
-                "sse_config_set_reconnect_delay",
-                format!(
-                    "Default {} ms and {} ms",
-                    ms(DEFAULT_INITIAL_DELAY),
-                    ms(DEFAULT_MAX_DELAY)
-                ),
-            ),
-            (
-                "sse_config_set_max_retries",
-                "default 0 = never give up".to_owned(),
-            ),
-            (
-                "sse_config_set_connect_timeout",
-                format!("Default {} ms", ms(DEFAULT_CONNECT_TIMEOUT)),
-            ),
-            (
-                "sse_config_set_max_event_size",
-                format!("default {} MiB", DEFAULT_MAX_EVENT_SIZE >> 20),
-            ),
-            (
-                "sse_config_set_queue_capacity",
-                format!("default {DEFAULT_QUEUE_CAPACITY};"),
-            ),
-            (
-                "sse_config_set_max_redirects",
-                format!("default {DEFAULT_MAX_REDIRECTS},"),
-            ),
-        ];
-        for (function, stated) in expectations {
-            let comment = comment_of(function);
-            assert!(
-                comment.contains(&stated),
-                "{function}'s comment must say {stated:?}: {comment}"
-            );
-        }
-        let fresh = Config::new("http://example.test/").unwrap();
-        assert_eq!(fresh.max_retries, 0);
-        assert_eq!(fresh.read_timeout, None, "\"0 = wait forever (default)\"");
     }
 
     #[test]

@@ -104,13 +104,8 @@ impl BatchMessage<'_> {
 }
 
 impl MessageBatch {
-    /// An empty batch sized like `previous`, so that a steady stream does not grow each
-    /// batch's buffers from nothing.
-    pub fn sized_like(previous: &MessageBatch) -> MessageBatch {
-        MessageBatch::with_sizes(previous.sizes())
-    }
-
-    /// What [`sized_like`](Self::sized_like) takes from a batch.
+    /// What the next batch is sized by ([`with_sizes`](Self::with_sizes)), so that a
+    /// steady stream does not grow each batch's buffers from nothing.
     pub fn sizes(&self) -> (usize, usize) {
         (self.strings.len(), self.entries.len())
     }
@@ -417,7 +412,7 @@ mod tests {
     fn a_batch_sized_like_another_starts_empty() {
         let mut batch = MessageBatch::default();
         batch.push_comment(text(b"0123456789\0"));
-        let next = MessageBatch::sized_like(&batch);
+        let next = MessageBatch::with_sizes(batch.sizes());
         assert!(next.is_empty());
         assert_eq!(next.string_bytes(), 0);
         assert!(next.strings.capacity() >= 11);

@@ -139,8 +139,9 @@ impl State {
 /// messages of the first one had already been taken one at a time.
 #[derive(Debug)]
 pub struct TakenBatches {
-    pub batches: Vec<MessageBatch>,
-    pub first_skip: usize,
+    /// Read by the C door's batch view, which borrows the messages in place.
+    pub(crate) batches: Vec<MessageBatch>,
+    pub(crate) first_skip: usize,
     /// Where the batches go back to when dropped, for the worker to reuse. Not in a child
     /// of fork(): the queue's lock may be held there forever (see `fork`).
     queue: ProcessLocal<Weak<Queue>>,

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::config::Remedy;
+use crate::config::error::Remedy;
 use crate::sse::parser::Event;
 use crate::sse::text::{SharedText, Text};
 
@@ -62,7 +62,8 @@ impl ErrorKind {
         ErrorKind::EventTooLarge,
     ];
 
-    /// 0..COUNT, the order of the C enum `sse_error_kind`.
+    /// 0..COUNT: where this kind's count is in [`Stats::errors`](crate::Stats::errors)
+    /// (the order of the C enum `sse_error_kind` too).
     pub fn index(self) -> usize {
         self as usize
     }
@@ -178,7 +179,7 @@ pub enum Message {
 
 impl Message {
     /// Builds a comment message from a parser view.
-    pub fn comment(text: Text<'_>) -> Message {
+    pub(crate) fn comment(text: Text<'_>) -> Message {
         Message::Comment(text.as_str_with_nul().into())
     }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use ureq::http::{HeaderMap, HeaderName, HeaderValue, Uri};
 
-use crate::config::ConfigError;
+use crate::config::error::ConfigError;
 use crate::http::request_head::validate_header;
 
 /// What a request hook sees, and may change, before one connection attempt.

@@ -31,7 +31,7 @@ use std::net::IpAddr;
 use ureq::http::Uri;
 use ureq::{Proxy, ProxyProtocol};
 
-use crate::config::ConfigError;
+use crate::config::error::ConfigError;
 use crate::http::url_rules::{check_authority, redact};
 
 #[derive(Clone, Debug, Default)]

@@ -18,7 +18,7 @@
 
 use ureq::http::{HeaderName, HeaderValue, Method, Uri};
 
-use crate::config::{ConfigError, Setting};
+use crate::config::error::{ConfigError, Setting};
 
 /// The request head's buffer: the whole head must fit in it.
 pub(crate) const MAX_REQUEST_HEAD: usize = 16 * 1024;

@@ -17,7 +17,7 @@ use rustls::{AlertDescription, CertificateError};
 use ureq::tls::TlsConfig;
 use ureq::tls::{parse_pem, Certificate, ClientCert, PemItem, PrivateKey, RootCerts};
 
-use crate::config::{ConfigError, Setting};
+use crate::config::error::{ConfigError, Setting};
 
 /// Where the trusted root certificates come from.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

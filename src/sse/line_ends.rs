@@ -130,7 +130,8 @@ impl<'a> LineEnds<'a> {
 /// With AVX2 (detected once at run time; std caches the answer), half again: long lines
 /// (1 KiB and 1 MiB events) spend most of their scan here.
 ///
-/// The vector intrinsics are the only unsafe code outside `ffi` and `os`, and they earn it:
+/// The vector intrinsics are unsafe code outside `ffi` and `os` (with the parser's
+/// `ascii`, which trusts this scanner's ASCII flags), and they earn it:
 /// criterion (`cargo bench --bench parser`, 2026-12-07, two alternating rounds on a shared
 /// 2-core machine) against the portable SWAR scan of `swar` put in their place measured
 /// 1 MiB lines 14.7–15.5 GiB/s against 2.2–2.8, 1 KiB events 8.8–14.9 GiB/s against 2.3,
