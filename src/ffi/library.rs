@@ -1,54 +1,12 @@
-//! Library-wide calls: the result code every fallible function returns, its name, the
-//! explanation of the last failure on this thread, and the version.
+//! Library-wide calls: the name of a result code, the explanation of the last failure on
+//! this thread, and the version.
 
 use std::ffi::c_char;
 use std::mem::MaybeUninit;
 
 use super::boundary;
-use super::c_values::{enum_arg, CEnum};
-
-/// The result of every fallible function.
-///
-/// Values are fixed and never reused; later versions append values, so a host handles
-/// values it does not know (a `default:` branch; `sse_result_name` names them
-/// "SSE_UNKNOWN").
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum sse_result {
-    SSE_OK = 0,
-    /// A required pointer was NULL.
-    SSE_ERROR_NULL_ARGUMENT = 1,
-    /// A bad value: not UTF-8, a header name or value with CR/LF, a size out of range, an
-    /// enum value or a bool this library does not know...
-    SSE_ERROR_INVALID_ARGUMENT = 2,
-    /// Unparsable, or a scheme other than http/https.
-    SSE_ERROR_INVALID_URL = 3,
-    /// sse_client_poll: nothing arrived in time.
-    SSE_ERROR_TIMEOUT = 4,
-    /// The client is closed (and, for poll, its queue drained).
-    SSE_ERROR_CLOSED = 5,
-    /// sse_client_poll on a client that uses callbacks.
-    SSE_ERROR_WRONG_MODE = 6,
-    /// An internal bug was caught at the boundary.
-    SSE_ERROR_PANIC = 7,
-    /// The system refused a resource: a thread or a file descriptor could not be created.
-    SSE_ERROR_RESOURCE = 8,
-}
-
-impl CEnum for sse_result {
-    const C_NAME: &'static str = "sse_result";
-    const ALL: &'static [Self] = &[
-        sse_result::SSE_OK,
-        sse_result::SSE_ERROR_NULL_ARGUMENT,
-        sse_result::SSE_ERROR_INVALID_ARGUMENT,
-        sse_result::SSE_ERROR_INVALID_URL,
-        sse_result::SSE_ERROR_TIMEOUT,
-        sse_result::SSE_ERROR_CLOSED,
-        sse_result::SSE_ERROR_WRONG_MODE,
-        sse_result::SSE_ERROR_PANIC,
-        sse_result::SSE_ERROR_RESOURCE,
-    ];
-}
+use super::c_values::enum_arg;
+use super::sse_result;
 
 /// The name of a result code, e.g. "SSE_ERROR_INVALID_URL": a static string, never NULL.
 /// "SSE_UNKNOWN" for a value this library does not know (one added by a later version, or
