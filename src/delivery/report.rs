@@ -93,7 +93,7 @@ pub struct ClientError {
 ///
 /// The strings live in one allocation, each followed by a NUL byte, so that a poll-mode host
 /// can borrow them as C strings until it frees the message; except a long ID shared with the
-/// queue (see [`SharedText`]), which is not copied for every event that carries it.
+/// queue (a `SharedText`), which is not copied for every event that carries it.
 #[derive(Clone)]
 pub struct OwnedEvent {
     /// A `str`, so that the texts are safe slices of it.

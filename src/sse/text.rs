@@ -7,9 +7,9 @@
 //! needs no check: on the per-event path that is three fewer compares and branches than
 //! checking a `String` each time.
 //!
-//! All three hold a `str` whose last character is the NUL, so the type system, not a promise,
-//! says the bytes are UTF-8: nothing here needs `unsafe`, and a buffer of texts kept as a
-//! `String` hands them back with a safe slice.
+//! All three hold a `str` whose last character is the NUL, so the type system, not a
+//! promise, says the bytes are UTF-8: nothing here needs `unsafe`, and a buffer of texts
+//! kept as a `String` hands them back with a safe slice.
 
 use std::sync::Arc;
 
